@@ -16,3 +16,24 @@ def require(available: bool, reason: str) -> None:
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(f"required in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+# A settings mapping that passes validation; unit tests never open the database, so the
+# URL only has to parse.
+TEST_SETTINGS = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+    "DATABASE_URL": "postgresql+psycopg://driftwood@127.0.0.1:9/driftwood",
+}
+
+
+@pytest.fixture
+def app():
+    from driftwood import create_app
+
+    return create_app(dict(TEST_SETTINGS))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,52 @@
+"""Gunicorn settings for the container (`gunicorn --config python:driftwood.gunicorn_conf`).
+
+Loaded as a module of the installed package, so the image needs no config file on disk.
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+
+import os
+from pathlib import Path
+
+# All interfaces inside the container; only nginx reaches it, over the frontend network.
+bind = "0.0.0.0:8000"
+
+
+def _cpu_limit() -> int:
+    """CPUs this container may use: the cgroup v2 quota when set, else the CPUs it can run on."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()
+        if quota != "max":
+            return max(1, round(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return len(os.sched_getaffinity(0))
+
+
+# Processes give CPU parallelism (one GIL each); threads cover the time each request waits on
+# PostgreSQL, which is most of it for this app. One process per CPU the container is allowed
+# (not per host CPU: os.cpu_count() ignores `cpus:` limits) plus one, each with 4 threads,
+# keeps the memory cost of extra processes low while a slow query cannot stall a worker.
+workers = int(os.environ.get("WEB_CONCURRENCY", _cpu_limit() + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+
+# A request taking longer than this is stuck: the worker is killed and restarted.
+timeout = 30
+# SIGTERM: stop accepting, finish in-flight requests for up to this long, then exit. It must
+# stay below the time the engine waits before SIGKILL (compose `stop_grace_period`, 10 s
+# by default for `docker stop`), so a stop never cuts a request half-way.
+graceful_timeout = 4
+# nginx keeps upstream connections open (keepalive in deploy/nginx); a little longer than
+# nginx's idle timeout so gunicorn is never the side that closes a connection nginx reuses.
+keepalive = 75
+
+# The heartbeat file goes to /dev/shm (always a tmpfs in a container): the root filesystem
+# is read-only in production, and a disk-backed heartbeat can stall workers.
+worker_tmp_dir = "/dev/shm"
+# The control socket (gunicornc) would need a writable $HOME; nothing here uses it.
+control_socket_disable = True
+
+# The app logs one JSON line per request itself (with the request id): no second access log.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")

@@ -42,7 +42,9 @@ SEARCH_DOCUMENT = (
     " || setweight(to_tsvector('simple', coalesce(notes, '') || ' ' || url), 'C')"
 )
 # The host of the normalised URL (without user info or port), for `site:` searches.
-HOST_EXPRESSION = r"substring(url_normalized from '^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]*)')"
+HOST_EXPRESSION = (
+    r"substring(url_normalized from '^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^]/?#]*\]|[^/?#:]*)')"
+)
 
 
 def _now_column() -> Mapped[datetime]:
@@ -129,7 +131,9 @@ class Bookmark(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     host: Mapped[str | None] = mapped_column(Text, Computed(HOST_EXPRESSION, persisted=True))
-    search: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True))
+    search: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_DOCUMENT, persisted=True), deferred=True
+    )
 
     user: Mapped[User] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=bookmark_tags, order_by=Tag.name)

@@ -21,7 +21,9 @@ SEARCH_DOCUMENT = (
     " || setweight(to_tsvector('simple', coalesce(description, '')), 'B')"
     " || setweight(to_tsvector('simple', coalesce(notes, '') || ' ' || url), 'C')"
 )
-HOST_EXPRESSION = r"substring(url_normalized from '^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]*)')"
+HOST_EXPRESSION = (
+    r"substring(url_normalized from '^[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?(\[[^]/?#]*\]|[^/?#:]*)')"
+)
 
 
 def _timestamp(name: str) -> sa.Column:

@@ -1,0 +1,281 @@
+"""Bookmarks: the rules for saving, changing and listing them, in one place.
+
+The web UI, the API, the importer and the CLI all call these functions, so a rule (URL
+checks, duplicates, tag names) is written once. Every function takes the session first
+and only flushes: the caller decides when to commit. Every query is limited to one owner
+or to what a viewer may see; see the `Scope` helpers.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from driftwood import search
+from driftwood.models import Bookmark, Tag, User, Visibility, bookmark_tags
+from driftwood.query import SearchQuery
+from driftwood.tagging import clean_tag_names, tags_named
+from driftwood.urls import InvalidURL, clean_url, normalize_url
+
+MAX_PAGE_SIZE = 100
+
+
+class DuplicateBookmark(ValueError):
+    """The user already has this URL; `existing` is the stored bookmark to offer instead."""
+
+    def __init__(self, existing: Bookmark) -> None:
+        super().__init__(f"this URL is already bookmarked: {existing.url}")
+        self.existing = existing
+
+
+# --- Who may see what: every listing starts from one of these ----------------------------
+
+
+def owned_by(user: User) -> ColumnElement[bool]:
+    return Bookmark.user_id == user.id
+
+
+def public_of(user: User) -> ColumnElement[bool]:
+    return (Bookmark.user_id == user.id) & (Bookmark.visibility == Visibility.PUBLIC)
+
+
+def shared_with_users() -> ColumnElement[bool]:
+    """What any signed-in user of the instance may see of everyone's bookmarks."""
+    return Bookmark.visibility.in_((Visibility.SHARED, Visibility.PUBLIC))
+
+
+def public() -> ColumnElement[bool]:
+    return Bookmark.visibility == Visibility.PUBLIC
+
+
+# --- Single bookmarks ------------------------------------------------------------------
+
+
+def get_bookmark(session: Session, user: User, bookmark_id: int) -> Bookmark | None:
+    """The user's own bookmark with that id; someone else's is as absent as a missing one."""
+    return session.scalar(select(Bookmark).where(Bookmark.id == bookmark_id, owned_by(user)))
+
+
+def find_by_normalized_url(session: Session, user: User, url: str) -> Bookmark | None:
+    try:
+        normalized = normalize_url(url)
+    except InvalidURL:
+        return None
+    return session.scalar(
+        select(Bookmark).where(owned_by(user), Bookmark.url_normalized == normalized)
+    )
+
+
+def create_bookmark(
+    session: Session,
+    user: User,
+    *,
+    url: str,
+    title: str = "",
+    description: str = "",
+    notes: str = "",
+    tags: Iterable[str] = (),
+    unread: bool = False,
+    visibility: Visibility = Visibility.PRIVATE,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+) -> Bookmark:
+    """Save a new bookmark. Raises InvalidURL, or DuplicateBookmark with the stored one."""
+    url = clean_url(url)
+    normalized = normalize_url(url)
+    existing = find_by_normalized_url(session, user, normalized)
+    if existing is not None:
+        raise DuplicateBookmark(existing)
+    bookmark = Bookmark(
+        user_id=user.id,
+        url=url,
+        url_normalized=normalized,
+        title=title.strip(),
+        description=description.strip(),
+        notes=notes.strip(),
+        unread=unread,
+        visibility=visibility,
+        tags=tags_named(session, user, tags),
+    )
+    if created_at is not None:
+        bookmark.created_at = created_at
+    if updated_at is not None or created_at is not None:
+        bookmark.updated_at = updated_at or created_at  # type: ignore[assignment]
+    session.add(bookmark)
+    _flush_or_duplicate(session, user, bookmark)
+    return bookmark
+
+
+def update_bookmark(
+    session: Session,
+    bookmark: Bookmark,
+    *,
+    url: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    notes: str | None = None,
+    tags: Iterable[str] | None = None,
+    unread: bool | None = None,
+    visibility: Visibility | None = None,
+) -> Bookmark:
+    """Change the given fields (None leaves a field as it is, like a PATCH)."""
+    user = session.get_one(User, bookmark.user_id)
+    if url is not None:
+        url = clean_url(url)
+        normalized = normalize_url(url)
+        existing = find_by_normalized_url(session, user, normalized)
+        if existing is not None and existing.id != bookmark.id:
+            raise DuplicateBookmark(existing)
+        bookmark.url, bookmark.url_normalized = url, normalized
+    for name, value in (("title", title), ("description", description), ("notes", notes)):
+        if value is not None:
+            setattr(bookmark, name, value.strip())
+    if unread is not None:
+        bookmark.unread = unread
+    if visibility is not None:
+        bookmark.visibility = visibility
+    if tags is not None:
+        bookmark.tags = tags_named(session, user, tags)
+    bookmark.updated_at = func.now()  # type: ignore[assignment]
+    _flush_or_duplicate(session, user, bookmark)
+    return bookmark
+
+
+def delete_bookmark(session: Session, bookmark: Bookmark) -> None:
+    session.delete(bookmark)
+    session.flush()
+
+
+def _flush_or_duplicate(session: Session, user: User, bookmark: Bookmark) -> None:
+    """Flush; a concurrent save of the same URL (the unique constraint) becomes a duplicate."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        existing = find_by_normalized_url(session, user, bookmark.url_normalized)
+        if existing is None:
+            raise
+        raise DuplicateBookmark(existing) from None
+
+
+# --- Many bookmarks at once ------------------------------------------------------------
+
+
+def bulk_tag(
+    session: Session,
+    user: User,
+    bookmark_ids: Sequence[int],
+    *,
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+) -> int:
+    """Add and remove tags on the user's bookmarks among `bookmark_ids`; returns how many."""
+    ids = list(
+        session.scalars(select(Bookmark.id).where(owned_by(user), Bookmark.id.in_(bookmark_ids)))
+    )
+    added = tags_named(session, user, add)
+    if ids and added:
+        session.execute(
+            insert(bookmark_tags)
+            .values([{"bookmark_id": b, "tag_id": t.id} for b in ids for t in added])
+            .on_conflict_do_nothing()
+        )
+    removed = [name.lower() for name in clean_tag_names(remove)]
+    if ids and removed:
+        tag_ids = select(Tag.id).where(Tag.user_id == user.id, func.lower(Tag.name).in_(removed))
+        session.execute(
+            delete(bookmark_tags).where(
+                bookmark_tags.c.bookmark_id.in_(ids), bookmark_tags.c.tag_id.in_(tag_ids)
+            )
+        )
+    if ids:
+        session.execute(
+            Bookmark.__table__.update().where(Bookmark.id.in_(ids)).values(updated_at=func.now())
+        )
+    session.expire_all()  # loaded bookmarks' tag lists changed behind the ORM's back
+    return len(ids)
+
+
+def bulk_delete(session: Session, user: User, bookmark_ids: Sequence[int]) -> int:
+    result = session.execute(delete(Bookmark).where(owned_by(user), Bookmark.id.in_(bookmark_ids)))
+    session.expire_all()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- Listing and search ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    bookmarks: list[Bookmark]
+    next_cursor: str | None  # pass back as `cursor` for the following page
+
+
+def list_bookmarks(
+    session: Session,
+    scope: ColumnElement[bool],
+    query: SearchQuery = SearchQuery(),  # noqa: B008 - frozen, so one shared default is safe
+    *,
+    limit: int = 30,
+    cursor: str | None = None,
+    offset: int = 0,
+) -> Page:
+    """One page of bookmarks in `scope` matching `query`: ranked when there are words to
+    rank by, newest first otherwise.
+
+    Pages are keyset-paginated: `cursor` names the last row seen, so page 1,000 costs what
+    page 1 costs (OFFSET would read and discard every earlier row). `offset` exists for
+    linkding-style API clients.
+    """
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    found = search.build(query)
+    order_key = found.rank if found.rank is not None else Bookmark.created_at
+    statement = (
+        select(Bookmark, order_key.label("order_key"))
+        .where(scope, *found.conditions)
+        .order_by(order_key.desc(), Bookmark.id.desc())
+        .options(selectinload(Bookmark.tags))
+        .limit(limit + 1)
+        .offset(max(0, offset))
+    )
+    after = _decode_cursor(cursor, ranked=found.rank is not None)
+    if after is not None:
+        statement = statement.where(tuple_(order_key, Bookmark.id) < tuple_(*after))
+    rows = session.execute(statement).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = _encode_cursor(rows[-1].order_key, rows[-1].Bookmark.id) if more else None
+    return Page([row.Bookmark for row in rows], next_cursor)
+
+
+def count_bookmarks(
+    session: Session,
+    scope: ColumnElement[bool],
+    query: SearchQuery = SearchQuery(),  # noqa: B008
+) -> int:
+    found = search.build(query)
+    return (
+        session.scalar(select(func.count()).select_from(Bookmark).where(scope, *found.conditions))
+        or 0
+    )
+
+
+def _encode_cursor(key: datetime | float, bookmark_id: int) -> str:
+    value = key.isoformat() if isinstance(key, datetime) else repr(float(key))
+    return f"{value}~{bookmark_id}"
+
+
+def _decode_cursor(cursor: str | None, *, ranked: bool) -> tuple[datetime | float, int] | None:
+    """The (order key, id) a cursor names; a malformed or foreign cursor starts over."""
+    if not cursor:
+        return None
+    value, _, bookmark_id = cursor.rpartition("~")
+    try:
+        key = float(value) if ranked else datetime.fromisoformat(value)
+        return key, int(bookmark_id)
+    except ValueError:
+        return None

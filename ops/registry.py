@@ -27,6 +27,12 @@ MANUAL_FIX = (
     "docker run -d --name driftwood-registry --restart=always -p 127.0.0.1:5000:5000"
     " -e REGISTRY_STORAGE_DELETE_ENABLED=true -v driftwood-registry:/var/lib/registry registry:2"
 )
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
 # Never send requests for localhost through a proxy from the environment.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -38,6 +44,20 @@ def answering(address: str = ADDRESS, timeout: float = 2.0) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def manifest_digest(repository: str, tag: str, address: str = ADDRESS) -> str | None:
+    """The digest the registry serves for `repository:tag` (an OCI index for multi-arch)."""
+    request = urllib.request.Request(
+        f"http://{address}/v2/{repository}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": ", ".join(MANIFEST_TYPES)},
+    )
+    try:
+        with _DIRECT.open(request, timeout=5) as response:
+            return response.headers.get("Docker-Content-Digest")
+    except (urllib.error.URLError, OSError):
+        return None
 
 
 def start(timeout: float = 30.0) -> int:

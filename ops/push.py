@@ -1,0 +1,194 @@
+"""Push a stage to a registry as one multi-arch OCI index, then tag it.
+
+Tags an engineer can copy: `0.1.0` and `0.1` (the project's semantic version), `git-<sha>`
+(`-dirty` when the tree had uncommitted changes), `stage-NN`, and `latest` only on request.
+The digest is the one reference that never moves; it is recorded and printed.
+
+Order matters: the index is pushed by digest with no tag at all, and tags are added only
+once every platform's image is in the registry, so a failed push leaves nothing tagged.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import DockerClient
+
+from ops.build import build_stage
+from ops.stages import Stage
+from ops.version import SEMVER, SourceVersion
+
+LOCAL_REGISTRY = "127.0.0.1:5000"
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+
+
+class RegistryError(Exception):
+    """The registry cannot be reached or does not have what was asked for."""
+
+
+def compute_tags(source: SourceVersion, stage: Stage, latest: bool = False) -> list[str]:
+    match = SEMVER.fullmatch(source.version)
+    if not match:
+        raise ValueError(f"{source.version!r} is not a semantic version")
+    tags = [source.version]
+    if not match[4]:  # a pre-release never moves the `major.minor` tag
+        tags.append(f"{match[1]}.{match[2]}")
+    tags += [f"git-{source.short_commit}", stage.tag]
+    if latest:
+        tags.append("latest")
+    return tags
+
+
+def split_reference(reference: str) -> tuple[str, str, str]:
+    """`127.0.0.1:5000/driftwood:stage-13` -> (registry, repository, tag or digest)."""
+    registry, _, rest = reference.partition("/")
+    if "@" in rest:
+        repository, _, ref = rest.partition("@")
+    else:
+        repository, _, ref = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
+    return registry, repository, ref
+
+
+def _url(registry: str, path: str) -> str:
+    # The engine trusts plain HTTP only for registries on the loopback interface.
+    local = registry.split(":")[0] in {"127.0.0.1", "localhost", "[::1]"}
+    return f"{'http' if local else 'https'}://{registry}/v2/{path}"
+
+
+def registry_get(registry: str, path: str, method: str = "GET") -> tuple[bytes, dict[str, str]]:
+    request = urllib.request.Request(  # noqa: S310 (the URL is always http(s))
+        _url(registry, path), method=method, headers={"Accept": MANIFEST_TYPES}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        raise RegistryError(f"{registry}: {method} /v2/{path} answered {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise RegistryError(
+            f"the registry {registry} is unreachable ({exc}); start it with `invoke setup` "
+            "or pass --registry"
+        ) from exc
+
+
+def require_registry(registry: str) -> None:
+    try:
+        registry_get(registry, "")
+    except RegistryError as exc:
+        if "answered 401" not in str(exc):  # 401 means it is there and wants a login
+            raise
+
+
+def resolve_digest(reference: str) -> str:
+    """The digest a tag points at right now (a digest reference returns its own digest)."""
+    registry, repository, ref = split_reference(reference)
+    if ref.startswith("sha256:"):
+        return ref
+    _, headers = registry_get(registry, f"{repository}/manifests/{ref}", method="HEAD")
+    digest = {k.lower(): v for k, v in headers.items()}.get("docker-content-digest")
+    if not digest:
+        raise RegistryError(f"{registry} gave no digest for {reference}")
+    return digest
+
+
+def _manifest(registry: str, repository: str, ref: str) -> dict[str, Any]:
+    body, _ = registry_get(registry, f"{repository}/manifests/{ref}")
+    return json.loads(body)
+
+
+def platform_sizes(registry: str, repository: str, digest: str) -> dict[str, int]:
+    """Compressed size (config plus layers, as pulled) of each platform in an index."""
+    index = _manifest(registry, repository, digest)
+    entries = index.get("manifests") or [{"digest": digest, "platform": {}}]
+    sizes = {}
+    for entry in entries:
+        platform = entry.get("platform") or {}
+        # BuildKit stores attestations as manifests for platform unknown/unknown.
+        if platform.get("os") == "unknown":
+            continue
+        manifest = _manifest(registry, repository, entry["digest"])
+        name = f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"
+        sizes[name] = manifest["config"]["size"] + sum(x["size"] for x in manifest["layers"])
+    return sizes
+
+
+@dataclass
+class PushRecord:
+    stage: str
+    repository: str
+    digest: str
+    tags: list[str]
+    platforms: dict[str, int]  # platform -> compressed bytes
+    provenance: bool
+    seconds: float
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+    def save(self, reports: Path) -> Path:
+        path = reports / self.stage / "push.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**asdict(self), "reference": self.reference}, indent=2) + "\n")
+        return path
+
+
+def push_stage(
+    docker: DockerClient,
+    stage: Stage,
+    source: SourceVersion,
+    *,
+    show: Callable[[str], None],
+    registry: str = LOCAL_REGISTRY,
+    latest: bool = False,
+    platforms: list[str] | None = None,
+    provenance: bool = True,
+    extra_args: dict[str, str] | None = None,
+) -> PushRecord:
+    require_registry(registry)
+    repository = f"{registry}/{stage.image}"
+    tags = compute_tags(source, stage, latest)
+    built = build_stage(
+        docker,
+        stage,
+        source,
+        show=show,
+        platforms=platforms or list(stage.platforms),
+        extra_args=extra_args,
+        push_to=repository,
+        provenance=provenance,
+    )
+    if not built.digest:
+        raise RegistryError(f"the build pushed to {repository} but reported no digest")
+    # Everything is in the registry now; only then do tags point at it. A single source
+    # makes imagetools copy the index as is, so every tag names exactly this digest.
+    docker.buildx.imagetools.create(
+        sources=[f"{repository}@{built.digest}"],
+        tags=[f"{repository}:{tag}" for tag in tags],
+    )
+    for tag in tags:
+        if resolve_digest(f"{repository}:{tag}") != built.digest:
+            raise RegistryError(f"{repository}:{tag} does not point at {built.digest}")
+    registry_host, repo_path, _ = split_reference(f"{repository}:x")
+    return PushRecord(
+        stage=stage.name,
+        repository=repository,
+        digest=built.digest,
+        tags=tags,
+        platforms=platform_sizes(registry_host, repo_path, built.digest),
+        provenance=provenance,
+        seconds=built.seconds,
+    )

@@ -1,0 +1,91 @@
+"""Scan a stage's image with every check, then compare the outcome with its manifest.
+
+`scan_image` runs hadolint, container-structure-test, the policy checks, detect-secrets
+over every layer, dive, the SBOM and a vulnerability scanner where one is installed;
+`write_outputs` saves JSON, SARIF, Markdown and the CycloneDX SBOM.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import DockerClient
+
+from ops.scan import policy, tools
+from ops.scan.image import gather
+from ops.scan.model import CheckResult, ScanReport, compare
+from ops.scan.render import markdown
+from ops.scan.sarif import to_sarif
+from ops.scan.sbom import build_sbom, sbom_check
+from ops.stages import CHECKS, Stage
+
+
+def _relative(path: Path | None, root: Path) -> str:
+    if path is None:
+        return "-"
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def scan_image(
+    docker: DockerClient,
+    stage: Stage,
+    image: str,
+    project_root: Path,
+    require_vuln_scan: bool = False,
+) -> tuple[ScanReport, dict[str, Any], dict[str, float]]:
+    """Run every check on `image` (built from `stage`): the report, the SBOM, dive's figures."""
+    dockerfile_name = _relative(stage.dockerfile, project_root)
+    results: list[CheckResult] = [
+        tools.run_hadolint(stage.dockerfile, dockerfile_name),
+        tools.run_structure(
+            image, stage.structure_test, _relative(stage.structure_test, project_root)
+        ),
+    ]
+    with tempfile.TemporaryDirectory(prefix="driftwood-scan-") as tmp:
+        material = gather(docker, image, Path(tmp))
+        results += policy.check_all(
+            material.inspect,
+            material.history,
+            material.files,
+            stage.dockerfile.read_text(),
+            stage.size_budget_mb,
+            dockerfile_name,
+        )
+        results.append(tools.run_detect_secrets(material.layers))
+        efficiency, dive_figures = tools.run_dive(material.archive, Path(tmp))
+        results.append(efficiency)
+        digest = (material.inspect.repo_digests or [None])[0]
+        sbom = build_sbom(material.root, image, digest.split("@")[-1] if digest else None)
+        results.append(sbom_check(sbom))
+        results.append(tools.run_vulns(material.archive))
+    results.sort(key=lambda r: list(CHECKS).index(r.check))
+    report = ScanReport(
+        stage.name, image, results, compare(stage.expect, results, require_vuln_scan)
+    )
+    return report, sbom, dive_figures
+
+
+def write_outputs(
+    report: ScanReport,
+    sbom: dict[str, Any],
+    dive_figures: dict[str, float],
+    directory: Path,
+    dockerfile_uri: str,
+) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {**report.to_dict(), "dive": dive_figures, "sbom_components": len(sbom["components"])}
+    outputs = {
+        "scan.json": json.dumps(data, indent=2),
+        "scan.sarif": json.dumps(to_sarif(report, dockerfile_uri), indent=2),
+        "scan.md": markdown(report),
+        "sbom.cdx.json": json.dumps(sbom, indent=2),
+    }
+    paths = []
+    for name, text in outputs.items():
+        path = directory / name
+        path.write_text(text + ("" if text.endswith("\n") else "\n"))
+        paths.append(path)
+    return paths

@@ -1,0 +1,172 @@
+"""Sign and verify images with cosign, always by digest, never by tag.
+
+A tag can be moved to another image at any time; a digest cannot. So `sign` takes a digest
+reference, and `verify` first resolves a tag to the digest it names *now*, verifies that
+digest (signature, then the signed CycloneDX SBOM attestation), and hands the digest back
+so the caller runs exactly what was verified.
+
+Keys: COSIGN_KEY is a key file, or the PEM itself (used as `env://COSIGN_KEY`), with its
+password in COSIGN_PASSWORD; COSIGN_PUBLIC_KEY is the public key file. Without COSIGN_KEY,
+a development key pair is generated under .cache/cosign/ (gitignored) on first use, with a
+warning: it proves nothing to anyone else. No transparency log can be reached offline, so
+signatures are not uploaded to one (`--tlog-upload=false`) and verification does not ask for
+one; in CI on GitHub the workflow signs keylessly instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.push import resolve_digest, split_reference
+
+DEV_KEY_DIR = Path(".cache/cosign")
+DEV_KEY_WARNING = (
+    "WARNING: no COSIGN_KEY set: using the DEVELOPMENT key pair in {dir} (generated on "
+    "first use, never committed). Signatures made with it prove nothing to anyone else; "
+    "set COSIGN_KEY and COSIGN_PUBLIC_KEY for real releases."
+)
+
+
+class SigningError(Exception):
+    """Signing could not happen, or verification refused the image; the message says why."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    private: str  # a path, or env://COSIGN_KEY
+    public: Path
+    development: bool
+
+
+def _cosign() -> str:
+    path = shutil.which("cosign")
+    if not path:
+        raise SigningError("cosign is not installed: run `invoke setup` (Debian package cosign)")
+    return path
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_cosign(), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def signing_keys(project_root: Path, environ: dict[str, str]) -> Keys:
+    """The key pair to sign with: from the environment, else the development pair."""
+    key, public = environ.get("COSIGN_KEY"), environ.get("COSIGN_PUBLIC_KEY")
+    if key:
+        if key.lstrip().startswith("-----BEGIN"):
+            private = "env://COSIGN_KEY"
+        elif Path(key).is_file():
+            private = key
+        else:
+            raise SigningError(
+                f"COSIGN_KEY={key!r} is neither a key file nor a PEM key: point it at "
+                "cosign.key (see `cosign generate-key-pair`) or unset it for the dev key"
+            )
+        if not public:
+            raise SigningError(
+                "COSIGN_KEY is set but COSIGN_PUBLIC_KEY is not: set it to the "
+                "matching cosign.pub so the signature can be verified"
+            )
+        return Keys(private, Path(public), development=False)
+    directory = project_root / DEV_KEY_DIR
+    return Keys(str(directory / "cosign.key"), directory / "cosign.pub", development=True)
+
+
+def ensure_dev_keys(keys: Keys) -> None:
+    """Generate the development key pair (empty password unless COSIGN_PASSWORD is set)."""
+    if not keys.development or Path(keys.private).exists():
+        return
+    directory = Path(keys.private).parent
+    directory.mkdir(parents=True, exist_ok=True)
+    password = os.environ.get("COSIGN_PASSWORD", "")
+    proc = subprocess.run(
+        [_cosign(), "generate-key-pair"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COSIGN_PASSWORD": password},
+    )
+    if proc.returncode != 0:
+        raise SigningError(f"cosign generate-key-pair failed: {proc.stderr.strip()}")
+    Path(keys.private).chmod(0o600)
+
+
+def public_key(keys: Keys) -> Path:
+    if not keys.public.is_file():
+        raise SigningError(
+            f"no public key at {keys.public}: set COSIGN_PUBLIC_KEY, or sign an image first "
+            "to generate the development key pair"
+        )
+    return keys.public
+
+
+def sign(reference: str, keys: Keys, sbom: Path | None) -> None:
+    """Sign `repo@sha256:...` and attest its SBOM as a CycloneDX predicate."""
+    if "@sha256:" not in reference:
+        raise SigningError(f"refusing to sign {reference}: sign a digest, never a tag")
+    if not Path(keys.private).exists() and not keys.private.startswith("env://"):
+        raise SigningError(f"the signing key {keys.private} does not exist")
+    common = ["--yes", "--key", keys.private, "--tlog-upload=false"]
+    proc = _run(["sign", *common, reference])
+    if proc.returncode != 0:
+        raise SigningError(f"cosign sign failed for {reference}: {proc.stderr.strip()[-400:]}")
+    if sbom is not None:
+        proc = _run(["attest", *common, "--type", "cyclonedx", "--predicate", str(sbom), reference])
+        if proc.returncode != 0:
+            raise SigningError(f"cosign attest failed: {proc.stderr.strip()[-400:]}")
+
+
+@dataclass(frozen=True)
+class Verified:
+    reference: str  # repo@sha256:... : run this, not the tag
+    sbom_components: int | None
+
+
+def verify(reference: str, public: Path, require_sbom: bool = True) -> Verified:
+    """Verify what `reference` names now; raise SigningError with the reason if refused."""
+    registry, repository, _ = split_reference(reference)
+    digest_ref = f"{registry}/{repository}@{resolve_digest(reference)}"
+    common = ["--key", str(public), "--insecure-ignore-tlog=true"]
+    proc = _run(["verify", *common, digest_ref])
+    if proc.returncode != 0:
+        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no output"
+        raise SigningError(
+            f"REFUSED {reference} ({digest_ref}): its signature does not verify against "
+            f"{public}: {reason}. It is unsigned, or was replaced after signing; "
+            "do not run it. Re-sign the intended image with `invoke image.sign`."
+        )
+    components = None
+    if require_sbom:
+        proc = _run(["verify-attestation", *common, "--type", "cyclonedx", digest_ref])
+        if proc.returncode != 0:
+            raise SigningError(
+                f"REFUSED {reference} ({digest_ref}): its signature verifies but it has no "
+                f"valid signed CycloneDX SBOM attestation: {proc.stderr.strip()[-300:]}"
+            )
+        components = _sbom_components(proc.stdout)
+    return Verified(digest_ref, components)
+
+
+def _sbom_components(output: str) -> int | None:
+    """Count components in the attested SBOM (cosign prints one DSSE envelope per line)."""
+    for line in output.splitlines():
+        try:
+            envelope = json.loads(line)
+            statement = json.loads(base64.b64decode(envelope["payload"]))
+            return len(statement["predicate"].get("components", []))
+        except (ValueError, KeyError):
+            continue
+    return None

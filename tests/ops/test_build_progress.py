@@ -1,0 +1,31 @@
+"""The one-line-per-step view, fed with BuildKit plain progress recorded from this engine."""
+
+from pathlib import Path
+
+from ops.build import Progress
+
+LOGS = Path(__file__).resolve().parents[1] / "data" / "buildkit"
+
+
+def condense(name: str) -> tuple[Progress, list[str]]:
+    progress = Progress()
+    shown = [line for raw in (LOGS / name).read_text().splitlines() if (line := progress.feed(raw))]
+    return progress, shown
+
+
+def test_one_line_per_finished_step_without_internal_steps() -> None:
+    progress, shown = condense("ok.log")
+    assert shown == [
+        "    0.0s  [base 1/1] COPY a.txt /a.txt",
+        "    0.0s  [stage-1 1/1] COPY a.txt /b.txt",
+        "    0.2s  exporting to image",
+    ]
+    assert (progress.steps, progress.cached, progress.failed) == (3, 0, [])
+
+
+def test_cached_and_failed_steps_are_named() -> None:
+    progress, shown = condense("failed.log")
+    assert shown[0] == "  cached  [1/2] COPY a.txt /a.txt"
+    assert shown[1].startswith("  FAILED  [2/2] COPY missing.txt /m: failed to calculate")
+    assert progress.failed == ["[2/2] COPY missing.txt /m"]
+    assert progress.cached == 1

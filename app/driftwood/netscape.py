@@ -19,12 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
-MAX_URL_LENGTH = 8192
-MAX_TAG_LENGTH = 100  # the width of tags.name
+from driftwood.tagging import clean_tag_names
+from driftwood.urls import InvalidURL, clean_url
+
 MAX_TAGS = 100  # per bookmark, folders included: a 10,000-deep folder chain stays cheap
-ALLOWED_SCHEMES = frozenset({"http", "https"})
 NOTES_START, NOTES_END = "[linkding-notes]", "[/linkding-notes]"
 VISIBILITIES = frozenset({"private", "shared", "public"})
 
@@ -104,19 +103,8 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def clean_tag(name: str) -> str:
-    """A tag name as stored: no commas (the TAGS separator), no spaces, bounded length."""
-    return "-".join(_clean(name).replace(",", " ").split())[:MAX_TAG_LENGTH].strip("-")
-
-
 def _unique_tags(names: Iterable[str]) -> tuple[str, ...]:
-    """Clean tags, dropping empty ones and repeats that differ only in case."""
-    seen: dict[str, str] = {}
-    for name in names:
-        tag = clean_tag(name)
-        if tag and tag.lower() not in seen:
-            seen[tag.lower()] = tag
-    return tuple(seen.values())[:MAX_TAGS]
+    return tuple(clean_tag_names(names))[:MAX_TAGS]
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -130,25 +118,6 @@ def _timestamp(value: str | None) -> datetime | None:
         return datetime.fromtimestamp(int(number), UTC) if number > 0 else None
     except (ValueError, OverflowError, OSError):
         return None
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot be a bookmark, or None when it can."""
-    if not url:
-        return "missing URL"
-    if len(url) > MAX_URL_LENGTH:
-        return f"URL longer than {MAX_URL_LENGTH} characters"
-    try:
-        parts = urlsplit(url)
-    except ValueError as error:
-        return f"invalid URL ({error})"
-    if not parts.scheme:
-        return "not an absolute URL"
-    if parts.scheme.lower() not in ALLOWED_SCHEMES:
-        return f"unsupported URL scheme {parts.scheme.lower()!r} (only http and https)"
-    if not parts.hostname:
-        return "URL without a host"
-    return None
 
 
 @dataclass(frozen=True)
@@ -244,9 +213,12 @@ class _Reader(HTMLParser):
             self.pending = replace(parent, tags=_unique_tags((*parent.tags, name)))
 
     def add_bookmark(self, title: str) -> None:
-        url = _clean(self.attrs.get("href") or "").strip()
-        if problem := url_problem(url):
-            self.rejected.append(Rejected(self.line, url[:200], title[:200], problem))
+        href = _clean(self.attrs.get("href") or "")
+        try:
+            url = clean_url(href)
+        except InvalidURL as error:
+            reason = str(error) if href.strip() else "missing URL"
+            self.rejected.append(Rejected(self.line, href[:200], title[:200], reason))
             return
         folder = self.folders[-1]
         visibility = (self.attrs.get("visibility") or "").lower()

@@ -28,8 +28,11 @@ def clean_tag_names(names: Iterable[str]) -> list[str]:
     repeated (any case) names dropped, order kept."""
     cleaned: dict[str, str] = {}
     for raw in names:
-        name = _SEPARATORS.sub("-", raw.strip().lstrip("#").strip()).strip("-")
-        name = "".join(c for c in name if c.isprintable())[:MAX_TAG_LENGTH]
+        # Invisible characters go first, the cut comes last: cleaning a clean name (an
+        # exported tag imported again) must give the same name back.
+        name = "".join(c for c in raw if c.isprintable() or c.isspace())
+        name = _SEPARATORS.sub("-", name).lstrip("#-").rstrip("-")
+        name = name[:MAX_TAG_LENGTH].rstrip("-")
         if name and name.lower() not in cleaned:
             cleaned[name.lower()] = name
     return list(cleaned.values())

@@ -2,10 +2,20 @@
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from driftwood import config, db
+from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags
+from driftwood.urls import is_safe_link
+
+# The signed-in navigation, in order: (label, endpoint). Entries whose blueprint is not
+# registered are left out.
+NAV_LINKS = [
+    ("Bookmarks", "bookmarks.index"),
+    ("Add", "bookmarks.new"),
+    ("Tags", "tags.index"),
+    ("Shared", "bookmarks.shared"),
+]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -26,4 +36,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
 
     db.init_app(app)
+    csrf.init_app(app)
+    ops.init_app(app)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(bookmarks.bp)
+    app.register_blueprint(tags.bp)
+    app.register_blueprint(feeds.bp)
+
+    app.jinja_env.globals["nav_links"] = nav_links
+    # Templates turn a URL into a link only through this test: never a javascript: href.
+    app.jinja_env.tests["safe_link"] = is_safe_link
     return app
+
+
+def nav_links() -> list[tuple[str, str]]:
+    return [(label, e) for label, e in NAV_LINKS if e in current_app.view_functions]

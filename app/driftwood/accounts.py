@@ -45,6 +45,10 @@ def set_password(user: User, password: str) -> None:
     user.locked_until = None
 
 
+def check_password(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
 def get_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
 

@@ -238,7 +238,7 @@ def list_bookmarks(
         select(Bookmark, order_key.label("order_key"))
         .where(scope, *found.conditions)
         .order_by(order_key.desc(), Bookmark.id.desc())
-        .options(selectinload(Bookmark.tags))
+        .options(selectinload(Bookmark.tags), selectinload(Bookmark.user))
         .limit(limit + 1)
         .offset(max(0, offset))
     )

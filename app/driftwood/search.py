@@ -35,7 +35,7 @@ def prefix_query(words: tuple[str, ...]) -> str | None:
     return " & ".join(quoted) or None
 
 
-def _has_tag(name: str) -> ColumnElement[bool]:
+def has_tag(name: str) -> ColumnElement[bool]:
     return exists(
         select(1)
         .select_from(bookmark_tags.join(Tag, Tag.id == bookmark_tags.c.tag_id))
@@ -67,8 +67,8 @@ def build(query: SearchQuery) -> Search:
         for excluded in query.excluded_terms
         if _WORD.search(excluded)
     ]
-    conditions += [_has_tag(tag) for tag in query.tags]
-    conditions += [not_(_has_tag(tag)) for tag in query.excluded_tags]
+    conditions += [has_tag(tag) for tag in query.tags]
+    conditions += [not_(has_tag(tag)) for tag in query.excluded_tags]
     if query.sites:
         conditions.append(or_(*(_on_site(site) for site in query.sites)))
     if query.unread is not None:

@@ -1,0 +1,166 @@
+"""Operations: health probes, Prometheus metrics and one JSON log line per request.
+
+- /healthz: the process answers (liveness; never touches the database, so a database
+  outage does not make the orchestrator restart healthy web containers).
+- /readyz: the database answers within a short timeout (readiness), 503 otherwise.
+- /metrics: request counts and latencies by endpoint, and the connection pool's state.
+Each request gets an id: nginx's X-Request-ID when it sends a sane one, a new one otherwise;
+it is echoed in the response and in the log line, so one request can be followed end to end.
+"""
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, text
+from sqlalchemy.pool import QueuePool
+
+from driftwood.db import get_db
+
+bp = Blueprint("ops", __name__)
+log = logging.getLogger("driftwood.request")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")  # anything else could forge log lines
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class PoolCollector(Collector):
+    """The SQLAlchemy pool of this process, read at scrape time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool):
+            for name, value, doc in (
+                ("size", pool.size(), "configured pool size"),
+                ("checked_out", pool.checkedout(), "connections in use"),
+                ("checked_in", pool.checkedin(), "idle connections in the pool"),
+                ("overflow", pool.overflow(), "connections beyond the pool size"),
+            ):
+                yield GaugeMetricFamily(f"driftwood_db_pool_{name}", doc, value=value)
+
+
+def init_app(app: Flask) -> None:
+    _configure_logging()
+    registry = CollectorRegistry()
+    metrics = {
+        "requests": Counter(
+            "driftwood_http_requests",
+            "HTTP requests by endpoint, method and status",
+            ["endpoint", "method", "status"],
+            registry=registry,
+        ),
+        "latency": Histogram(
+            "driftwood_http_request_duration_seconds",
+            "Time to answer a request, by endpoint",
+            ["endpoint", "method"],
+            registry=registry,
+        ),
+        "registry": registry,
+        "pool": PoolCollector(get_db(app).engine),
+    }
+    registry.register(metrics["pool"])
+    app.extensions["driftwood.metrics"] = metrics
+    app.before_request(_start)
+    app.after_request(_finish)
+
+
+def _configure_logging() -> None:
+    logger = logging.getLogger("driftwood")
+    if not any(getattr(h, "driftwood", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)  # 12-factor: logs are an event stream
+        handler.setFormatter(JSONFormatter())
+        handler.driftwood = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def _start() -> None:
+    g.started = time.perf_counter()
+    sent = request.headers.get("X-Request-ID", "")
+    g.request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
+def _finish(response: Response) -> Response:
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+    metrics = current_app.extensions["driftwood.metrics"]
+    metrics["requests"].labels(endpoint, request.method, response.status_code).inc()
+    metrics["latency"].labels(endpoint, request.method).observe(elapsed)
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    user = g.get("user")
+    fields = {
+        "request_id": g.get("request_id"),
+        "method": request.method,
+        "path": request.path,
+        "endpoint": endpoint,
+        "status": response.status_code,
+        "duration_ms": round(elapsed * 1000, 2),
+        "remote_addr": request.remote_addr,
+        "user_id": user.id if user is not None else None,
+    }
+    log.info(
+        "%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields}
+    )
+    return response
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    try:
+        with get_db().engine.connect() as connection:
+            connection.execute(text("SET LOCAL statement_timeout = '2s'"))
+            connection.execute(text("SELECT 1"))
+    except Exception as error:
+        logging.getLogger("driftwood").warning("readiness check failed: %s", error)
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    metrics = current_app.extensions["driftwood.metrics"]
+    registry = metrics["registry"]
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        # Several gunicorn workers: add up every worker's counters from the shared
+        # directory; the pool gauges are those of the worker that answers.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        registry.register(metrics["pool"])
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

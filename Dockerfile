@@ -1,0 +1,167 @@
+# Driftwood's production image: the app on a shell-less Python runtime assembled from Debian
+# packages, running as a non-root user. Targets: `app` (the default, last stage) and `web`
+# (nginx with the app's static files). `invoke up` builds both with BuildKit and passes the
+# base images pinned in deploy/base-images.yaml as build arguments.
+
+# Base images: deploy/base-images.yaml is the one source of truth. invoke passes each as
+# NAME:TAG@sha256:DIGEST (the tag says what it is, the digest makes it immutable): the
+# official digest where the lock records one, else the local stand-in's. These defaults, for
+# a plain `docker build`, carry the lock's digest too once it has one (a test keeps them equal).
+ARG DEBIAN_IMAGE=debian:trixie-slim
+ARG NGINX_IMAGE=nginx:1.30-trixie
+
+
+# ---- python-build: Debian's Python 3.13, the same interpreter the runtime ships ----------
+FROM ${DEBIAN_IMAGE} AS python-build
+# Keep the downloaded .debs for the cache mounts below (the official image deletes them).
+RUN rm -f /etc/apt/apt.conf.d/docker-clean
+ARG TARGETARCH
+# The apt cache lives in cache mounts, one per architecture: never in a layer. Versions come
+# from the pinned Debian suite (exact pins would break at every point release).
+# hadolint ignore=DL3008
+RUN --mount=type=cache,id=apt-cache-${TARGETARCH},target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,id=apt-lists-${TARGETARCH},target=/var/lib/apt/lists,sharing=locked \
+    apt-get update \
+    && apt-get install --yes --no-install-recommends \
+        python3.13 python3.13-venv python3-pip python3-setuptools
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+
+
+# ---- venv: the dependencies, before any app code so a code change reuses this layer -------
+FROM python-build AS venv
+# No pip inside the venv: Debian's pip installs into it from outside (--python).
+RUN python3.13 -m venv --without-pip /opt/venv
+# Every wheel checked against the hashes in the lock; binary wheels only (no compilers here).
+# The host's CA bundle, when the network intercepts TLS, is a secret: mounted for this step
+# only, never written to a layer. Hash-based .pyc files: the same bytes on every build
+# (timestamps would differ), never re-validated against sources the image does not change.
+RUN --mount=type=bind,source=requirements/app.lock,target=/tmp/app.lock \
+    --mount=type=cache,id=pip-${TARGETARCH},target=/root/.cache/pip \
+    --mount=type=secret,id=ca,required=false \
+    if [ -f /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
+    && python3.13 -m pip --python /opt/venv/bin/python install \
+        --require-hashes --no-deps --only-binary=:all: --no-compile -r /tmp/app.lock \
+    && /opt/venv/bin/python -m compileall -q -j0 --invalidation-mode unchecked-hash /opt/venv
+
+
+# ---- app-build: the app as a wheel, installed beside the venv into a staging root ----------
+FROM venv AS app-build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY app ./app
+# SOURCE_DATE_EPOCH (the commit time) makes the wheel, and so the installed files, repeatable.
+ARG SOURCE_DATE_EPOCH
+# Installed under /staging, so the runtime copies only these few files in their own layer.
+RUN python3.13 -m pip wheel --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+    && python3.13 -m pip --python /opt/venv/bin/python install \
+        --no-deps --no-index --no-compile --root /staging /tmp/wheels/driftwood-*.whl \
+    && /opt/venv/bin/python -m compileall -q -j0 --invalidation-mode unchecked-hash \
+        -s /staging -p / /staging/opt/venv
+
+
+# ---- rootfs: a distroless-style root filesystem from Debian packages -----------------------
+FROM ${DEBIAN_IMAGE} AS rootfs
+RUN rm -f /etc/apt/apt.conf.d/docker-clean
+ARG TARGETARCH
+WORKDIR /tmp/debs
+# Only what the interpreter loads: no shell, no apt/dpkg, no pip. Left out on purpose:
+# sqlite, readline/ncurses, dbm (stdlib modules that need them fail to import), tzdata
+# (the app and PostgreSQL work in UTC). Each package's control data goes to
+# /var/lib/dpkg/status.d/ like Google's distroless, so scanners still see every package.
+RUN --mount=type=cache,id=apt-cache-${TARGETARCH},target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,id=apt-lists-${TARGETARCH},target=/var/lib/apt/lists,sharing=locked \
+    <<'EOF'
+set -eu
+apt-get update
+mkdir /rootfs
+apt-get download base-files netbase libc6 libgcc-s1 zlib1g libssl3t64 libffi8 libexpat1 \
+    libbz2-1.0 liblzma5 libmpdec4 libuuid1 \
+    python3.13-minimal libpython3.13-minimal libpython3.13-stdlib
+# Debian's merged /usr: /bin, /lib, /lib64 are symlinks into /usr (the loader path in every
+# binary is /lib64/... or /lib/...). Copy them before unpacking so files land behind them.
+for link in bin sbin lib lib64; do
+    if [ -L "/$link" ]; then cp -P "/$link" /rootfs/; fi
+done
+mkdir -p /rootfs/var/lib/dpkg/status.d
+for deb in *.deb; do
+    package=$(dpkg-deb --field "$deb" Package)
+    dpkg-deb --extract "$deb" /rootfs
+    dpkg-deb --field "$deb" >"/rootfs/var/lib/dpkg/status.d/$package"
+done
+# Documentation except the licences, and the parts of the stdlib a server never imports.
+find /rootfs/usr/share/doc -mindepth 2 ! -name copyright ! -type d -delete
+rm -rf /rootfs/usr/share/man /rootfs/usr/share/info /rootfs/usr/share/lintian \
+    /rootfs/usr/share/locale /rootfs/usr/share/gdb /rootfs/etc/init.d /rootfs/etc/skel
+stdlib=/rootfs/usr/lib/python3.13
+rm -rf "$stdlib"/test "$stdlib"/idlelib "$stdlib"/tkinter "$stdlib"/turtledemo \
+    "$stdlib"/turtle.py "$stdlib"/ensurepip "$stdlib"/pydoc_data "$stdlib"/lib2to3 \
+    "$stdlib"/venv
+# The one fixed non-root user; any other UID works too, as nothing here needs writing.
+cat >/rootfs/etc/passwd <<PASSWD
+root:x:0:0:root:/root:/usr/sbin/nologin
+driftwood:x:10001:10001:Driftwood:/nonexistent:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+PASSWD
+cat >/rootfs/etc/group <<GROUP
+root:x:0:
+driftwood:x:10001:
+nogroup:x:65534:
+GROUP
+# Byte-compile the stdlib with the runtime's own interpreter (no shell is needed for that):
+# the root filesystem is read-only, so Python could never cache them itself.
+chroot /rootfs /usr/bin/python3.13 -m compileall -q -j0 \
+    --invalidation-mode unchecked-hash /usr/lib/python3.13
+EOF
+
+
+# ---- web: nginx serving the static files built above, and proxying the rest to the app ----
+FROM ${NGINX_IMAGE} AS web
+# Copied from the app build, not shared through a volume: each image release carries the
+# static files of exactly the app version it fronts.
+COPY --link --from=app-build /staging/opt/venv/lib/python3.13/site-packages/driftwood/static \
+    /usr/share/nginx/driftwood/static
+# Plain config files, no templates: nothing is rendered at start, so the root filesystem can
+# stay read-only. nginx.conf serves HTTP; compose.prod.yaml starts nginx-tls.conf instead.
+COPY --link deploy/nginx/nginx.conf deploy/nginx/nginx-tls.conf /etc/nginx/
+COPY --link deploy/nginx/driftwood/ /etc/nginx/driftwood/
+COPY --link deploy/nginx/healthcheck.sh /usr/local/bin/healthcheck
+# The image's sample site would listen on port 80 beside ours.
+RUN rm -f /etc/nginx/conf.d/default.conf
+# Unprivileged (any UID; compose uses 101): ports 8080/8443, pid and temp files in /tmp.
+USER 101:101
+EXPOSE 8080 8443
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --start-interval=1s --retries=3 \
+    CMD ["healthcheck"]
+
+
+# ---- app: the runtime, FROM scratch: the root filesystem, the venv, the app ----------------
+FROM scratch AS app
+# Three layers, largest and least often changed first: a code change ships a small layer.
+COPY --link --from=rootfs /rootfs/ /
+COPY --link --from=venv /opt/venv /opt/venv
+COPY --link --from=app-build /staging/ /
+# Logs go straight to the engine; no attempt to write .pyc on a read-only filesystem.
+ENV PATH=/opt/venv/bin:/usr/bin \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# A fixed UID:GID (not a name) so Kubernetes' runAsNonRoot can verify it.
+USER 10001:10001
+EXPOSE 8000
+# The app's own CLI probes /healthz with the stdlib: no curl in the image.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --start-interval=1s --retries=3 \
+    CMD ["driftwood", "healthcheck"]
+# Exec form: gunicorn is PID 1 and gets SIGTERM itself, then drains in-flight requests.
+CMD ["gunicorn", "--config", "python:driftwood.gunicorn_conf", "driftwood.wsgi:app"]
+
+ARG VERSION=0.0.0
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+# Last, so changing them re-runs nothing above. `created` is the commit time
+# (SOURCE_DATE_EPOCH), not the build time, so rebuilds of a commit are identical.
+LABEL org.opencontainers.image.title="Driftwood" \
+      org.opencontainers.image.description="A self-hostable bookmark manager" \
+      org.opencontainers.image.source="https://github.com/driftwood-bookmarks/driftwood" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"

@@ -5,7 +5,7 @@ from typing import Any
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags
+from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags, transfer
 from driftwood.urls import is_safe_link
 
 # The signed-in navigation, in order: (label, endpoint). Entries whose blueprint is not
@@ -15,6 +15,7 @@ NAV_LINKS = [
     ("Add", "bookmarks.new"),
     ("Tags", "tags.index"),
     ("Shared", "bookmarks.shared"),
+    ("Import/export", "transfer.index"),
 ]
 
 
@@ -43,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(bookmarks.bp)
     app.register_blueprint(tags.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(transfer.bp)
 
     app.jinja_env.globals["nav_links"] = nav_links
     # Templates turn a URL into a link only through this test: never a javascript: href.

@@ -1,0 +1,127 @@
+"""Import and export pages: a bookmark file in (with a dry run first), HTML or JSON out."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from driftwood import library, netscape
+from driftwood.auth import login_required
+from driftwood.db import get_session
+from driftwood.importer import import_bookmarks
+from driftwood.models import Bookmark, User
+
+bp = Blueprint("transfer", __name__)
+
+
+def _user_bookmarks(session: Session, user: User) -> list[Bookmark]:
+    return list(
+        session.scalars(
+            select(Bookmark)
+            .where(library.owned_by(user))
+            .order_by(Bookmark.created_at, Bookmark.id)
+            .options(selectinload(Bookmark.tags))
+        )
+    )
+
+
+def exported_items(session: Session, user: User) -> list[netscape.NetscapeBookmark]:
+    """The user's bookmarks, oldest first, as the bookmark file holds them (whole seconds)."""
+    return [
+        netscape.NetscapeBookmark(
+            url=b.url,
+            title=b.title,
+            description=b.description,
+            notes=b.notes,
+            tags=tuple(t.name for t in b.tags),
+            added=b.created_at.replace(microsecond=0),
+            modified=b.updated_at.replace(microsecond=0),
+            visibility=b.visibility.value,
+            unread=b.unread,
+        )
+        for b in _user_bookmarks(session, user)
+    ]
+
+
+def export_json(session: Session, user: User) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "bookmarks": [
+            {
+                "url": b.url,
+                "title": b.title,
+                "description": b.description,
+                "notes": b.notes,
+                "tags": [t.name for t in b.tags],
+                "unread": b.unread,
+                "visibility": b.visibility.value,
+                "created_at": b.created_at.isoformat(),
+                "updated_at": b.updated_at.isoformat(),
+            }
+            for b in _user_bookmarks(session, user)
+        ],
+    }
+
+
+def too_large_message() -> str:
+    limit = current_app.config["MAX_IMPORT_BYTES"]
+    return (
+        f"The file is larger than the import limit of {limit / 1_000_000:g} MB"
+        " (DRIFTWOOD_MAX_IMPORT_BYTES)."
+    )
+
+
+@bp.url_value_preprocessor
+def limit_upload_size(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # URL preprocessors run before every before_request hook, so the limit is in force
+    # before the CSRF check reads the form: an oversized upload is refused unread (413).
+    if endpoint == "transfer.index":
+        request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    return render_template("transfer/import.html", error=too_large_message()), 413
+
+
+@bp.route("/import", methods=("GET", "POST"))
+@login_required
+def index() -> str | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("transfer/import.html")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template("transfer/import.html", error="Choose a bookmark file."), 400
+    parsed = netscape.parse(upload.read())
+    dry_run = request.form.get("action") != "import"
+    session = get_session()
+    report = import_bookmarks(session, g.user, parsed, dry_run=dry_run)
+    if not dry_run:
+        session.commit()
+    return render_template("transfer/import.html", report=report, encoding=parsed.encoding)
+
+
+def _download(body: str, mimetype: str, extension: str) -> Response:
+    name = f"driftwood-{g.user.username}-{datetime.now(UTC):%Y-%m-%d}.{extension}"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@bp.get("/export.html")
+@login_required
+def export_html() -> Response:
+    body = netscape.render(exported_items(get_session(), g.user))
+    return _download(body, "text/html", "html")
+
+
+@bp.get("/export.json")
+@login_required
+def export_json_file() -> Response:
+    body = json.dumps(export_json(get_session(), g.user), ensure_ascii=False, indent=2)
+    return _download(body, "application/json", "json")

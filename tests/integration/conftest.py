@@ -114,3 +114,42 @@ def app(database_url: str, sessions: sessionmaker[Session]):
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url})
     db.get_db(app).sessions = sessions
     return app
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def form_post(client, url: str, data: dict | None = None, **kwargs):
+    """POST a form the way the browser does: with the session's CSRF token."""
+    with client.session_transaction() as cookie_session:
+        token = cookie_session.setdefault("csrf_token", "test-csrf-token")
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def make_user(session: Session):
+    from driftwood.accounts import create_user
+
+    def make(username: str):
+        return create_user(session, username, PASSWORD)
+
+    return make
+
+
+@pytest.fixture
+def login():
+    def log_in(client, user) -> None:
+        response = form_post(client, "/login", {"username": user.username, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)
+
+    return log_in
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")

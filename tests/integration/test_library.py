@@ -5,20 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from driftwood import library, tagging
-from driftwood.accounts import create_user
 from driftwood.models import Visibility
 from driftwood.query import parse_query
 from driftwood.urls import InvalidURL
-
-
-@pytest.fixture
-def alice(session):
-    return create_user(session, "alice", "correct horse battery")
-
-
-@pytest.fixture
-def bob(session):
-    return create_user(session, "bob", "correct horse battery")
 
 
 def test_a_normalised_duplicate_is_refused_and_offers_the_stored_bookmark(session, alice):

@@ -1,0 +1,67 @@
+"""Health, metrics and request logs: none of these need the database."""
+
+import json
+import logging
+
+
+def test_healthz_answers_without_a_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_readyz_is_503_when_the_database_is_down(client):
+    # The test settings point at port 9 on localhost, where nothing listens.
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["status"] == "unavailable"
+
+
+def test_a_sane_request_id_is_kept_and_a_forged_one_replaced(client):
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
+    replaced = client.get("/healthz", headers={"X-Request-ID": 'x", "admin": true'})
+    assert replaced.headers["X-Request-ID"] not in ("", 'x", "admin": true')
+
+
+def test_each_request_logs_one_json_line(client, caplog):
+    from driftwood.ops import JSONFormatter
+
+    with caplog.at_level(logging.INFO, logger="driftwood.request"):
+        client.get("/healthz", headers={"X-Request-ID": "req-1"})
+    lines = [json.loads(JSONFormatter().format(record)) for record in caplog.records]
+    [line] = [line for line in lines if line.get("request_id") == "req-1"]
+    assert line["path"] == "/healthz"
+    assert line["status"] == 200
+    assert line["endpoint"] == "ops.healthz"
+    assert line["duration_ms"] >= 0
+
+
+def test_metrics_count_requests_by_endpoint_and_show_the_pool(client):
+    client.get("/healthz")
+    client.get("/no-such-page")
+    body = client.get("/metrics").get_data(as_text=True)
+    assert (
+        'driftwood_http_requests_total{endpoint="ops.healthz",method="GET",status="200"} 1.0'
+        in body
+    )
+    assert 'endpoint="unmatched",method="GET",status="404"' in body
+    assert "driftwood_http_request_duration_seconds_bucket" in body
+    assert "driftwood_db_pool_size 5.0" in body
+
+
+def test_the_json_formatter_keeps_exceptions():
+    from driftwood.ops import JSONFormatter
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, "f", 1, "failed", None, exc_info=True)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    line = json.loads(JSONFormatter().format(record))
+    assert line["message"] == "failed"
+    assert "ValueError: boom" in line["exception"]

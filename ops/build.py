@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from python_on_whales import DockerClient
+from python_on_whales.components.image.models import ImageInspectResult
 from python_on_whales.exceptions import DockerException
 
 from ops.baseimages import resolve_refs
@@ -25,7 +26,7 @@ from ops.stages import Stage
 from ops.version import SourceVersion
 
 STEP_LINE = re.compile(r"#(?P<id>\d+) (?P<text>.*)")
-FINISHED = re.compile(r"(?P<state>DONE|CACHED|ERROR)(?: (?P<rest>.*))?")
+FINISHED = re.compile(r"(?P<state>DONE|CACHED|ERROR):?(?: (?P<rest>.*))?")
 HIDDEN_STEPS = ("[internal]", "[auth]")
 
 
@@ -82,6 +83,9 @@ class BuildRecord:
     cached_steps: int
     pushed: bool
     kind: str = "build"  # "build", "cold" (no cache) or "rebuild" (after a code change)
+    layers: int | None = None
+    user: str | None = None
+    healthcheck: bool | None = None
 
     def save(self, reports: Path) -> Path:
         path = (
@@ -92,8 +96,9 @@ class BuildRecord:
         return path
 
 
-def local_tag(stage: Stage) -> str:
-    return f"{stage.image}:{stage.tag}"
+def local_tag(stage: Stage, kind: str = "build") -> str:
+    """`driftwood:stage-13`; the rebuild probe (built from a changed copy) gets its own tag."""
+    return f"{stage.image}:{stage.tag}" + ("-rebuild" if kind == "rebuild" else "")
 
 
 def build_args(
@@ -124,25 +129,20 @@ def build_stage(
     context: Path | None = None,
     kind: str = "build",
 ) -> BuildRecord:
-    """Build `stage`; load it locally as `image:stage-NN`, or push it untagged by digest.
+    """Build `stage`; load it locally as `image:stage-NN`, or push it to `push_to`.
 
-    Pushing by digest first (no tags) means a failed or partial push never leaves a tag
-    pointing at something incomplete; ops.push adds the tags afterwards.
+    `push_to` is `repository:tag`. BuildKit uploads every layer and per-platform manifest
+    before the index, and the registry sets the tag only when the index arrives, so a
+    failed push leaves that tag unset, never pointing at something partial.
     """
     ca = host_ca_bundle()
     progress = Progress()
     log: list[str] = []
     output: dict[str, str] = {}
     if push_to:
-        # One OCI index for all platforms, pushed under no tag at all.
-        output = {
-            "type": "image",
-            "name": push_to,
-            "push-by-digest": "true",
-            "name-canonical": "true",
-            "push": "true",
-            "oci-mediatypes": "true",
-        }
+        # One OCI index for all platforms. (`push-by-digest`, which would push no tag at
+        # all, needs a docker-container builder, whose image cannot be pulled offline.)
+        output = {"type": "image", "name": push_to, "push": "true", "oci-mediatypes": "true"}
     with tempfile.TemporaryDirectory(prefix="driftwood-build-") as tmp:
         metadata_file = Path(tmp) / "metadata.json"
         started = time.monotonic()
@@ -155,7 +155,7 @@ def build_stage(
                 build_args=build_args(docker, source, extra_args or {}),
                 secrets=[f"id=ca,src={ca}"] if ca else [],
                 cache=cache,
-                tags=[] if push_to else [local_tag(stage)],
+                tags=[] if push_to else [local_tag(stage, kind)],
                 load=not push_to,
                 output=output,
                 provenance={"mode": "max"} if provenance else False,
@@ -178,17 +178,12 @@ def build_stage(
         seconds = time.monotonic() - started
         metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
     digest = metadata.get("containerimage.digest")
-    if push_to:
-        image, image_id, size = f"{push_to}@{digest}", digest, None
-    else:
-        inspected = docker.image.inspect(local_tag(stage))
-        image, image_id, size = local_tag(stage), inspected.id, inspected.size
-    return BuildRecord(
+    record = BuildRecord(
         stage=stage.name,
-        image=image,
-        image_id=image_id,
+        image=f"{push_to.rpartition(':')[0]}@{digest}" if push_to else local_tag(stage, kind),
+        image_id=digest,
         digest=digest,
-        size_bytes=size,
+        size_bytes=None,
         seconds=round(seconds, 2),
         platforms=platforms or [],
         steps=progress.steps,
@@ -196,3 +191,17 @@ def build_stage(
         pushed=bool(push_to),
         kind=kind,
     )
+    if not push_to:
+        _describe(record, docker.image.inspect(record.image))
+    return record
+
+
+def _describe(record: BuildRecord, image: ImageInspectResult) -> None:
+    """What `docker image inspect` says about the image just built."""
+    config = image.config
+    check = config.healthcheck.test if config and config.healthcheck else None
+    record.image_id = image.id
+    record.size_bytes = image.size
+    record.layers = len(image.root_fs.layers or []) if image.root_fs else None
+    record.user = (config.user if config else None) or "root"
+    record.healthcheck = bool(check) and check[0] != "NONE"

@@ -4,8 +4,10 @@ Tags an engineer can copy: `0.1.0` and `0.1` (the project's semantic version), `
 (`-dirty` when the tree had uncommitted changes), `stage-NN`, and `latest` only on request.
 The digest is the one reference that never moves; it is recorded and printed.
 
-Order matters: the index is pushed by digest with no tag at all, and tags are added only
-once every platform's image is in the registry, so a failed push leaves nothing tagged.
+Order matters: the build pushes the whole index under the most specific tag (`git-<sha>`),
+which the registry sets only once every platform's image has arrived; the other tags are
+added afterwards as copies of that digest. A failed push leaves no tag pointing at
+anything partial.
 """
 
 from __future__ import annotations
@@ -161,6 +163,7 @@ def push_stage(
     require_registry(registry)
     repository = f"{registry}/{stage.image}"
     tags = compute_tags(source, stage, latest)
+    first = f"git-{source.short_commit}"
     built = build_stage(
         docker,
         stage,
@@ -168,16 +171,16 @@ def push_stage(
         show=show,
         platforms=platforms or list(stage.platforms),
         extra_args=extra_args,
-        push_to=repository,
+        push_to=f"{repository}:{first}",
         provenance=provenance,
     )
     if not built.digest:
         raise RegistryError(f"the build pushed to {repository} but reported no digest")
-    # Everything is in the registry now; only then do tags point at it. A single source
-    # makes imagetools copy the index as is, so every tag names exactly this digest.
+    # The index is complete in the registry; now the other tags. A single source makes
+    # imagetools copy the index as is, so every tag names exactly this digest.
     docker.buildx.imagetools.create(
         sources=[f"{repository}@{built.digest}"],
-        tags=[f"{repository}:{tag}" for tag in tags],
+        tags=[f"{repository}:{tag}" for tag in tags if tag != first],
     )
     for tag in tags:
         if resolve_digest(f"{repository}:{tag}") != built.digest:

@@ -120,11 +120,14 @@ def sign(reference: str, keys: Keys, sbom: Path | None) -> None:
     if not Path(keys.private).exists() and not keys.private.startswith("env://"):
         raise SigningError(f"the signing key {keys.private} does not exist")
     common = ["--yes", "--key", keys.private, "--tlog-upload=false"]
-    proc = _run(["sign", *common, reference])
+    # Without a password in the environment cosign would prompt on a terminal.
+    env = {"COSIGN_PASSWORD": os.environ.get("COSIGN_PASSWORD", "")}
+    proc = _run(["sign", *common, reference], env)
     if proc.returncode != 0:
         raise SigningError(f"cosign sign failed for {reference}: {proc.stderr.strip()[-400:]}")
     if sbom is not None:
-        proc = _run(["attest", *common, "--type", "cyclonedx", "--predicate", str(sbom), reference])
+        argv = ["attest", *common, "--type", "cyclonedx", "--predicate", str(sbom), reference]
+        proc = _run(argv, env)
         if proc.returncode != 0:
             raise SigningError(f"cosign attest failed: {proc.stderr.strip()[-400:]}")
 

@@ -22,6 +22,8 @@ A manifest (paths are relative to the manifest's folder):
     service = "web"       # compose service that publishes the port (compose stages)
     port = 8000           # container port (single-container stages publish it on the host)
     url = "http://127.0.0.1:8000/"
+    read_only = true      # single-container stages: read-only root, /tmp a tmpfs
+    cap_drop = ["ALL"]
 
     [expect]              # what each check is *expected* to do: "pass" or "fail"
     "policy.non_root" = "pass"
@@ -67,6 +69,10 @@ class RunSpec:
     service: str | None = None
     port: int = 8000
     url: str = "http://127.0.0.1:8000/"
+    # Single-container stages: how hardened `stage.run` starts it (compose stages say so
+    # in their compose files).
+    read_only: bool = False
+    cap_drop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,8 @@ def load_stage(manifest: Path) -> Stage:
             service=run_fields.str("service", required=False),
             port=run_fields.int("port", required=False) or 8000,
             url=run_fields.str("url", required=False) or "http://127.0.0.1:8000/",
+            read_only=run_fields.bool("read_only"),
+            cap_drop=tuple(run_fields.str_list("cap_drop", required=False)),
         ),
         expect=_expectations(manifest, fields.table("expect")),
     )
@@ -204,6 +212,9 @@ class _Fields:
 
     def int(self, key: str, required: bool = True) -> Any:
         return self._get(key, int, required)
+
+    def bool(self, key: str) -> Any:
+        return bool(self._get(key, bool, required=False))
 
     def table(self, key: str) -> dict[str, Any]:
         return self._get(key, dict, required=False) or {}

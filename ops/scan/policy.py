@@ -40,6 +40,7 @@ OCI_LABELS = (
     "org.opencontainers.image.version",
     "org.opencontainers.image.revision",
 )
+PINNED = re.compile(r"@sha256:[0-9a-f]{64}$")
 ROOT_USERS = {"", "root", "0", "0:0", "root:root", "root:0", "0:root"}
 
 
@@ -210,7 +211,7 @@ def base_pinned(dockerfile: str, dockerfile_name: str = "Dockerfile") -> CheckRe
             line=number,
         )
         for number, ref in base_refs(dockerfile)
-        if "@sha256:" not in ref
+        if not PINNED.search(ref)
     ]
     return result("policy.base_pinned", findings, "all bases pinned")
 

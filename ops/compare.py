@@ -1,0 +1,259 @@
+"""Compare stages side by side: size, layers, build times, hardening, findings, signing.
+
+Everything comes from what the other tasks recorded under reports/<stage>/ (build, cold
+and rebuild timings, scan, push, sign) plus the stage's own declarations, so the report
+is cheap to regenerate; `measure` records the two build timings it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+from rich.table import Table
+
+from ops.build import build_stage
+from ops.stages import Stage
+from ops.version import SourceVersion
+
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
+
+
+@dataclass
+class StageRow:
+    stage: str
+    number: int
+    size_mb: float | None
+    compressed_mb: float | None  # per platform pushed, the first (amd64) one
+    layers: int | None
+    cold_s: float | None
+    rebuild_s: float | None
+    user: str | None
+    root: bool | None
+    read_only: str
+    capabilities: str
+    healthcheck: bool | None
+    findings: dict[str, int] | None
+    scan_ok: bool | None
+    signed: bool
+    platforms: list[str]
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def hardening(services: dict[str, Any]) -> tuple[str, str]:
+    """Read-only and capability settings across a compose project's long-running services."""
+    running = {n: s for n, s in services.items() if s.get("restart") != "no"}
+    if not running:
+        return "-", "-"
+    read_only = sum(bool(s.get("read_only")) for s in running.values())
+    dropped = sum("ALL" in (s.get("cap_drop") or []) for s in running.values())
+    added = sorted({c for s in running.values() for c in s.get("cap_add") or []})
+    caps = f"drop ALL {dropped}/{len(running)}" + (f", add {','.join(added)}" if added else "")
+    return f"{read_only}/{len(running)}", caps
+
+
+def compose_services(stage: Stage) -> dict[str, Any]:
+    """The merged compose model (compose itself merges the files); {} when it cannot."""
+    client = DockerClient(
+        compose_files=list(stage.compose_files), compose_project_directory=stage.root
+    )
+    try:
+        return client.compose.config(return_json=True)["services"]  # type: ignore[index]
+    except (DockerException, KeyError, TypeError):
+        return {}
+
+
+def collect(stage: Stage, reports: Path, services: dict[str, Any] | None) -> StageRow:
+    folder = reports / stage.name
+    build, cold, rebuild = (_read(folder / f) for f in ("build.json", "cold.json", "rebuild.json"))
+    scan, push, sign = (_read(folder / f) for f in ("scan.json", "push.json", "sign.json"))
+    if stage.compose_files:
+        read_only, caps = hardening(services or {})
+    else:
+        read_only = "yes" if stage.run.read_only else "no"
+        caps = "drop " + ",".join(stage.run.cap_drop) if stage.run.cap_drop else "default"
+    user = build.get("user") if build else None
+    pushed = push.get("platforms") if push else {}
+    return StageRow(
+        stage=stage.name,
+        number=stage.number,
+        size_mb=round(build["size_bytes"] / 1e6, 1) if build and build["size_bytes"] else None,
+        compressed_mb=round(next(iter(pushed.values())) / 1e6, 1) if pushed else None,
+        layers=build.get("layers") if build else None,
+        cold_s=cold["seconds"] if cold else None,
+        rebuild_s=rebuild["seconds"] if rebuild else None,
+        user=user,
+        root=None if user is None else user in {"", "root", "0", "0:0", "root:root"},
+        read_only=read_only,
+        capabilities=caps,
+        healthcheck=build.get("healthcheck") if build else None,
+        findings=scan["severity_counts"] if scan else None,
+        scan_ok=scan["ok"] if scan else None,
+        signed=bool(sign and push and sign.get("digest") == push.get("digest")),
+        platforms=sorted(pushed) if pushed else list(stage.platforms),
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return " ".join(f"{k[0].upper()}{value.get(k, 0)}" for k in SEVERITY_ORDER)
+    if isinstance(value, list):
+        return ", ".join(value)
+    return str(value)
+
+
+COLUMNS = {
+    "stage": "Stage",
+    "size_mb": "Size MB",
+    "compressed_mb": "Compressed MB",
+    "layers": "Layers",
+    "cold_s": "Cold build s",
+    "rebuild_s": "Rebuild s",
+    "root": "Root",
+    "read_only": "Read-only",
+    "capabilities": "Capabilities",
+    "healthcheck": "Healthcheck",
+    "findings": "Findings C/H/M/L",
+    "scan_ok": "Scan as declared",
+    "signed": "Signed",
+    "platforms": "Platforms",
+}
+
+
+def table(rows: list[StageRow]) -> Table:
+    out = Table(title="Driftwood stages compared")
+    for title in COLUMNS.values():
+        out.add_column(title)
+    for row in rows:
+        out.add_row(*(_cell(getattr(row, key)) for key in COLUMNS))
+    return out
+
+
+def markdown(rows: list[StageRow], charts: list[Path]) -> str:
+    lines = [
+        "# Driftwood stages compared",
+        "",
+        "Generated by `invoke report.compare` from reports/<stage>/ (`-` = not measured yet:",
+        "run `image.build`, `report.compare --measure`, `image.scan`, `image.push`, `image.sign`).",
+        "",
+        "| " + " | ".join(COLUMNS.values()) + " |",
+        "| " + " | ".join("---" for _ in COLUMNS) + " |",
+    ]
+    lines += ["| " + " | ".join(_cell(getattr(r, k)) for k in COLUMNS) + " |" for r in rows]
+    lines += [""] + [f"![{chart.stem}]({chart.name})" for chart in charts]
+    return "\n".join(lines) + "\n"
+
+
+def charts(rows: list[StageRow], directory: Path) -> list[Path]:
+    """Two bar charts a learner can look at: image size, and build times, per stage."""
+    import matplotlib  # imported here: only the report needs it, and it is slow to import
+
+    matplotlib.use("Agg")  # files only, no display
+    from matplotlib import pyplot as plt
+
+    names = [r.stage for r in rows]
+    positions = range(len(rows))
+    outputs = []
+    for filename, title, unit, series in (
+        (
+            "sizes.png",
+            "Image size per stage",
+            "MB",
+            {
+                "uncompressed": [r.size_mb for r in rows],
+                "compressed (pushed)": [r.compressed_mb for r in rows],
+            },
+        ),
+        (
+            "build-times.png",
+            "Build time per stage",
+            "seconds",
+            {
+                "cold (no cache)": [r.cold_s for r in rows],
+                "rebuild after a code change": [r.rebuild_s for r in rows],
+            },
+        ),
+    ):
+        figure, axes = plt.subplots(figsize=(max(5, 1.6 * len(rows) + 2), 4))
+        width = 0.8 / len(series)
+        for index, (label, values) in enumerate(series.items()):
+            xs = [p + index * width for p in positions]
+            bars = axes.bar(xs, [v or 0 for v in values], width, label=label)
+            axes.bar_label(bars, labels=[_cell(v) for v in values], fontsize=8)
+        axes.set_xticks([p + width * (len(series) - 1) / 2 for p in positions], names)
+        axes.set_ylabel(unit)
+        axes.set_title(title)
+        axes.legend()
+        figure.tight_layout()
+        path = directory / filename
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        outputs.append(path)
+    return outputs
+
+
+def write_report(rows: list[StageRow], directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    images = charts(rows, directory)
+    report = directory / "report.md"
+    report.write_text(markdown(rows, images))
+    data = directory / "report.json"
+    data.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    return [report, data, *images]
+
+
+def _copy_context(stage: Stage, destination: Path) -> None:
+    """The files git would hand over (tracked and untracked-but-not-ignored), and no more."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=stage.context,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        source = stage.context / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def measure(
+    docker: DockerClient,
+    stage: Stage,
+    source: SourceVersion,
+    reports: Path,
+    show: Callable[[str], None],
+) -> tuple[float, float]:
+    """Record a cold build (no cache) and a rebuild after a one-line code change.
+
+    The change is made in a throwaway copy of the build context, never in the tree.
+    """
+    cold = build_stage(docker, stage, source, show=show, cache=False, kind="cold")
+    cold.save(reports)
+    if stage.code_change is None:
+        raise ValueError(f"{stage.manifest}: set code_change to time a rebuild")
+    with tempfile.TemporaryDirectory(prefix="driftwood-rebuild-") as tmp:
+        copy = Path(tmp)
+        _copy_context(stage, copy)
+        changed = copy / stage.code_change.relative_to(stage.context)
+        changed.write_text(changed.read_text() + "\n# a code change, to time the rebuild\n")
+        rebuild = build_stage(docker, stage, source, show=show, context=copy, kind="rebuild")
+    rebuild.save(reports)
+    return cold.seconds, rebuild.seconds

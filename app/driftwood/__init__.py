@@ -6,6 +6,7 @@ from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags, transfer
+from driftwood.api import native, pinboard, tokens
 from driftwood.urls import is_safe_link
 
 # The signed-in navigation, in order: (label, endpoint). Entries whose blueprint is not
@@ -16,6 +17,7 @@ NAV_LINKS = [
     ("Tags", "tags.index"),
     ("Shared", "bookmarks.shared"),
     ("Import/export", "transfer.index"),
+    ("API tokens", "tokens.index"),
 ]
 
 
@@ -45,6 +47,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tags.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(transfer.bp)
+    app.register_blueprint(tokens.bp)
+    app.register_blueprint(native.bp)
+    app.register_blueprint(pinboard.bp)
 
     app.jinja_env.globals["nav_links"] = nav_links
     # Templates turn a URL into a link only through this test: never a javascript: href.

@@ -10,6 +10,7 @@ driftwood healthcheck                probe the local web server (the image's HEA
 
 import argparse
 import getpass
+import json
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from driftwood import accounts, create_app, db, importer, netscape
+from driftwood import accounts, create_app, db, importer, netscape, transfer
 from driftwood.config import ConfigError
 from driftwood.models import User
 
@@ -54,9 +55,10 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def migrate(_args: argparse.Namespace) -> int:
-    app = create_app()
-    with db.get_db(app).engine.begin() as connection:
+    engine = db.get_db(create_app()).engine
+    with engine.begin() as connection:
         db.upgrade_schema(connection)
+    engine.dispose()
     print("driftwood: the database schema is up to date")
     return 0
 
@@ -106,6 +108,20 @@ def import_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    with _session(create_app()) as session:
+        user = _user(session, args.user)
+        if args.format == "json":
+            text = json.dumps(transfer.export_json(session, user), indent=2, ensure_ascii=False)
+        else:
+            text = netscape.render(transfer.exported_items(session, user))
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    return 0
+
+
 def healthcheck(args: argparse.Namespace) -> int:
     """Exit 0 when the web server answers /healthz with 200: a HEALTHCHECK without curl."""
     try:
@@ -141,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("file", help="the exported bookmarks .html file")
     sub.add_argument("--user", required=True, help="the account that receives the bookmarks")
     sub.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    sub = command("export", export, "write a user's bookmarks (browser file or JSON)")
+    sub.add_argument("--user", required=True, help="whose bookmarks")
+    sub.add_argument("--format", choices=("html", "json"), default="html", help="default: html")
+    sub.add_argument("--output", "-o", default="-", help="a file (default: stdout)")
     sub = command("healthcheck", healthcheck, "probe the local web server's /healthz")
     sub.add_argument("--url", default=HEALTH_URL, help=f"default: {HEALTH_URL}")
     sub.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")

@@ -113,7 +113,8 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 def app(database_url: str, sessions: sessionmaker[Session]):
     app = create_app({**TEST_SETTINGS, "DATABASE_URL": database_url})
     db.get_db(app).sessions = sessions
-    return app
+    yield app
+    db.get_db(app).engine.dispose()  # /readyz and `driftwood migrate` use the real engine
 
 
 PASSWORD = "correct horse battery staple"

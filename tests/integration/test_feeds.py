@@ -1,0 +1,68 @@
+"""Public pages and RSS/Atom feeds show public bookmarks only."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from driftwood import library
+from driftwood.models import Visibility
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture
+def bookmarks(session, alice, bob):
+    for user in (alice, bob):
+        for visibility in Visibility:
+            library.create_bookmark(
+                session,
+                user,
+                url=f"https://{user.username}.example/{visibility.value}",
+                title=f"{user.username} {visibility.value} & co",
+                tags=["news"] if visibility is Visibility.PUBLIC else ["other"],
+                visibility=visibility,
+            )
+
+
+def titles_in_atom(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.mimetype == "application/atom+xml"
+    root = ET.fromstring(response.data)  # noqa: S314 - our own output
+    return sorted(entry.findtext(f"{ATOM}title") for entry in root.iter(f"{ATOM}entry"))
+
+
+def test_the_public_feed_has_everyones_public_bookmarks_only(client, bookmarks):
+    assert titles_in_atom(client, "/feeds/public.atom") == [
+        "alice public & co",
+        "bob public & co",
+    ]
+
+
+def test_a_user_feed_and_a_tag_feed(client, bookmarks):
+    assert titles_in_atom(client, "/u/alice/feed.atom") == ["alice public & co"]
+    assert titles_in_atom(client, "/feeds/tags/news.atom") == [
+        "alice public & co",
+        "bob public & co",
+    ]
+    assert titles_in_atom(client, "/feeds/tags/other.atom") == []
+
+
+def test_rss(client, bookmarks):
+    response = client.get("/u/bob/feed.rss")
+    assert response.mimetype == "application/rss+xml"
+    items = ET.fromstring(response.data).findall("./channel/item")  # noqa: S314
+    assert [item.findtext("title") for item in items] == ["bob public & co"]
+    assert items[0].findtext("link") == "https://bob.example/public"
+
+
+def test_public_pages(client, bookmarks):
+    everyone = client.get("/public").get_data(as_text=True)
+    assert "alice public &amp; co" in everyone
+    assert "bob public &amp; co" in everyone
+    assert "private" not in everyone.split("<main", 1)[1].replace("is:private", "")
+    assert "shared &amp; co" not in everyone
+    alice_page = client.get("/u/ALICE").get_data(as_text=True)
+    assert "alice public &amp; co" in alice_page
+    assert "bob public" not in alice_page
+    assert client.get("/u/nobody").status_code == 404

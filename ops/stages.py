@@ -7,6 +7,9 @@ A manifest (paths are relative to the manifest's folder):
 
     name = "final"
     number = 13
+    kind = "build"                  # optional: "host" (no image: the app runs on the host) or
+                                    # "stock" (stock images run by hand, nothing built);
+                                    # only "build" stages need dockerfile and context
     title = "Production image"
     dockerfile = "Dockerfile"
     context = "."
@@ -36,8 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ops import chapters
+
 MANIFEST = "stage.toml"
 Outcome = Literal["pass", "fail"]
+Kind = Literal["build", "host", "stock"]
+KINDS: tuple[Kind, ...] = ("build", "host", "stock")
 
 # Every check a stage can declare an expectation for; the scanner reports exactly these.
 CHECKS: dict[str, str] = {
@@ -81,8 +88,8 @@ class Stage:
     number: int
     title: str
     manifest: Path
-    dockerfile: Path
-    context: Path
+    dockerfile: Path | None  # None for stages without an image of their own (kind != "build")
+    context: Path | None
     image: str
     platforms: tuple[str, ...]
     size_budget_mb: int
@@ -92,6 +99,12 @@ class Stage:
     code_change: Path | None = None
     run: RunSpec = field(default_factory=RunSpec)
     expect: dict[str, Outcome] = field(default_factory=dict)
+    kind: Kind = "build"
+
+    @property
+    def builds(self) -> bool:
+        """Whether the stage has an image of its own to build, scan and push."""
+        return self.kind == "build"
 
     @property
     def root(self) -> Path:
@@ -115,13 +128,17 @@ def load_stage(manifest: Path) -> Stage:
     root = manifest.parent
     run = fields.table("run")
     run_fields = _Fields(manifest, run, prefix="run.")
+    kind = fields.str("kind", required=False) or "build"
+    if kind not in KINDS:
+        raise StageError(f"{manifest}: field kind must be one of {', '.join(KINDS)}")
+    builds = kind == "build"
     return Stage(
         name=fields.str("name"),
         number=fields.int("number"),
         title=fields.str("title"),
         manifest=manifest,
-        dockerfile=fields.path("dockerfile", root, must_exist=True),
-        context=fields.path("context", root, must_exist=True),
+        dockerfile=fields.path("dockerfile", root, must_exist=builds, required=builds),
+        context=fields.path("context", root, must_exist=builds, required=builds),
         image=fields.str("image"),
         platforms=tuple(fields.str_list("platforms")),
         size_budget_mb=fields.int("size_budget_mb"),
@@ -137,12 +154,21 @@ def load_stage(manifest: Path) -> Stage:
             cap_drop=tuple(run_fields.str_list("cap_drop", required=False)),
         ),
         expect=_expectations(manifest, fields.table("expect")),
+        kind=kind,
     )
 
 
 def discover(project_root: Path) -> list[Stage]:
-    """All stages in order: the chapters by number, then the final stage at the root."""
-    manifests = sorted((project_root / "chapters").glob(f"*/{MANIFEST}"))
+    """All stages in order: the chapters by number, then the final stage at the root.
+
+    With a course manifest (chapters/chapters.toml), each built chapter's stage is
+    assembled by ops.chapters and its manifest read there (its paths are relative to the
+    stage's root); without one, chapters/*/stage.toml are read in place.
+    """
+    if (project_root / chapters.COURSE).exists():
+        manifests = chapters.stage_manifests(project_root)
+    else:
+        manifests = sorted((project_root / "chapters").glob(f"*/{MANIFEST}"))
     final = project_root / MANIFEST
     if final.exists():
         manifests.append(final)

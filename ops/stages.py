@@ -9,7 +9,8 @@ A manifest (paths are relative to the manifest's folder):
     number = 13
     kind = "build"                  # optional: "host" (no image: the app runs on the host) or
                                     # "stock" (stock images run by hand, nothing built);
-                                    # only "build" stages need dockerfile and context
+                                    # only "build" stages need dockerfile, context,
+                                    # image, platforms and size_budget_mb
     title = "Production image"
     dockerfile = "Dockerfile"
     context = "."
@@ -139,9 +140,9 @@ def load_stage(manifest: Path) -> Stage:
         manifest=manifest,
         dockerfile=fields.path("dockerfile", root, must_exist=builds, required=builds),
         context=fields.path("context", root, must_exist=builds, required=builds),
-        image=fields.str("image"),
-        platforms=tuple(fields.str_list("platforms")),
-        size_budget_mb=fields.int("size_budget_mb"),
+        image=fields.str("image", required=builds) or "",
+        platforms=tuple(fields.str_list("platforms", required=builds)),
+        size_budget_mb=fields.int("size_budget_mb", required=builds) or 0,
         target=fields.str("target", required=False),
         compose_files=tuple(root / p for p in fields.str_list("compose", required=False)),
         structure_test=fields.path("structure_test", root, required=False),

@@ -3,27 +3,86 @@
 The logic lives in the `ops` package; each task here only parses options and calls it.
 """
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from json import dumps, loads
 from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke import Collection, Context, Exit, task
 from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+from rich.console import Console
 
-from ops import bootstrap, chapters, lessons
+from ops import (
+    bootstrap,
+    build,
+    chapters,
+    compare,
+    errors,
+    lessons,
+    preflight,
+    push,
+    runstage,
+    scan,
+    sign,
+    stages,
+    standins,
+    version,
+)
+from ops import doctor as ops_doctor
+from ops.scan import render
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 T = TypeVar("T")
 
 
-@task
-def setup(c: Context) -> None:
-    """Install and start what this host lacks: engine, buildx, compose, QEMU, registry."""
-    the_plan = bootstrap.setup(DockerClient(), print)
+@task(help={"force": "rebuild the offline base image stand-ins (and their rootfs tarballs)"})
+def setup(c: Context, force: bool = False) -> None:
+    """Make this host ready: engine, plugins, QEMU, registry, base images. Idempotent."""
+    docker = DockerClient()
+    the_plan = bootstrap.setup(docker, print)
     for item in the_plan.missing:
         print(f"missing: {item.what}; fix: {item.fix}")
     if the_plan.missing:
         raise Exit("setup could not complete this host; run the fixes above", code=1)
+    seeded = _seed(docker, force)
+    if the_plan.nothing_to_do and all(s.outcome == "present" for s in seeded):
+        print("Nothing to do: this host is ready.")
+
+
+@task
+def doctor(c: Context) -> None:
+    """Check every prerequisite: found or missing, version, and the command that fixes it."""
+    docker = DockerClient()
+    facts = bootstrap.probe_host(docker)
+    rows = ops_doctor.checks(
+        facts, ops_doctor.probe_tools(), ops_doctor.probe_base_images(docker, facts)
+    )
+    ops_doctor.render(rows, Console())
+    optional = ops_doctor.absent_optional(rows)
+    if optional:
+        print("optional, absent: " + ", ".join(row.name for row in optional))
+    missing = ops_doctor.missing_required(rows)
+    if missing:
+        raise Exit("missing: " + ", ".join(row.name for row in missing), code=1)
+
+
+@task(name="seed", help={"force": "rebuild the stand-ins even when present"})
+def base_seed(c: Context, force: bool = False) -> None:
+    """Pull each base image, or build its offline stand-in from Debian packages."""
+    _seed(DockerClient(), force)
+
+
+def _seed(docker: DockerClient, force: bool) -> list[standins.Seeded]:
+    try:
+        return standins.seed(docker, print, force=force)
+    except (RuntimeError, DockerException) as exc:
+        raise Exit(errors.explain(exc)) from exc
+
+
+base_ns = Collection("base", base_seed)
 
 
 # --- chapter stages: tags, worktrees, diffs and each chapter's lesson as checks ----------
@@ -112,9 +171,300 @@ def _chapters(function: Callable[..., T], *args: Any) -> T:
         raise Exit(str(exc)) from exc
 
 
-stage_ns = Collection(
-    "stage", stage_tag, stage_checkout, stage_diff, stage_check, stage_up, stage_down
+# ---- stages and images: build, scan, push, sign, verify, run, compare (ops.stages ...) ----
+
+REPORTS = PROJECT_ROOT / "reports"
+STAGE_HELP = "stage name or number (default: the final stage; see `invoke stage.list`)"
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Every failure a user can fix becomes one sentence and a non-zero exit."""
+    try:
+        yield
+    except build.BuildFailed as exc:
+        print(exc.log)
+        raise Exit(f"error: {exc}", code=1) from exc
+    except (
+        stages.StageError,
+        preflight.PreflightError,
+        push.RegistryError,
+        sign.SigningError,
+        runstage.RunError,
+        LookupError,
+    ) as exc:
+        raise Exit(f"error: {exc}", code=1) from exc
+    except DockerException as exc:
+        raise Exit(f"error: {errors.explain(exc)}", code=1) from exc
+
+
+def _platforms(platform: str | None) -> list[str] | None:
+    return platform.split(",") if platform else None
+
+
+@task(name="list", help={"json": "print the stage names as a JSON list (for CI matrices)"})
+def stage_list(c: Context, json: bool = False) -> None:
+    """List the stages, chapters first and the final stage last."""
+    with _clear_errors():
+        all_stages = stages.discover(PROJECT_ROOT)
+    if json:
+        print(dumps([s.name for s in all_stages]))
+    for s in [] if json else all_stages:
+        print(f"{s.number:>3}  {s.name:<12} {s.title}  ({s.manifest.relative_to(PROJECT_ROOT)})")
+
+
+@task(
+    name="run",
+    help={
+        "stage": STAGE_HELP,
+        "verify": "run only what the registry holds, signed: refuse unsigned or tampered images",
+        "registry": "registry holding the signed image (with --verify)",
+    },
 )
+def stage_run(
+    c: Context, stage: str | None = None, verify: bool = False, registry: str = push.LOCAL_REGISTRY
+) -> None:
+    """Bring a stage up, wait until it is healthy, and print its URL."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        docker = preflight.require_engine(DockerClient())
+        image = None
+        if verify:
+            keys = sign.signing_keys(PROJECT_ROOT, dict(os.environ))
+            reference = f"{registry}/{the_stage.image}:{the_stage.tag}"
+            image = sign.verify(reference, sign.public_key(keys)).reference
+            print(f"verified {reference} -> {image}")
+        print(f"{the_stage.name} is up: {runstage.start(docker, the_stage, PROJECT_ROOT, image)}")
 
 
-ns = Collection(setup, stage_ns)
+@task(name="stop", help={"stage": STAGE_HELP})
+def stage_stop(c: Context, stage: str | None = None) -> None:
+    """Stop a running stage and remove its containers."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        runstage.stop(preflight.require_engine(DockerClient()), the_stage, PROJECT_ROOT)
+
+
+@task(name="logs", help={"stage": STAGE_HELP, "tail": "lines to show from the end"})
+def stage_logs(c: Context, stage: str | None = None, tail: str = "200") -> None:
+    """Show a running stage's logs."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        for line in runstage.logs(
+            preflight.require_engine(DockerClient()), the_stage, PROJECT_ROOT, tail
+        ):
+            print(line, end="")
+
+
+@task(
+    name="build",
+    iterable=["build_arg"],
+    help={
+        "stage": STAGE_HELP,
+        "platform": "comma-separated, e.g. linux/amd64,linux/arm64 (default: this host's)",
+        "build_arg": "NAME=VALUE, repeatable; overrides the pinned bases and version stamps",
+        "no_cache": "build every step again (a cold build)",
+        "push": "push to the registry and tag it afterwards (same as `image.push`)",
+        "registry": "registry to push to (with --push)",
+    },
+)
+def image_build(
+    c: Context,
+    stage: str | None = None,
+    platform: str | None = None,
+    build_arg: list[str] | None = None,
+    no_cache: bool = False,
+    push: bool = False,
+    registry: str = push.LOCAL_REGISTRY,
+) -> None:
+    """Build a stage's image with BuildKit and record its id, digest, size and build time."""
+    if push:
+        image_push(c, stage=stage, platform=platform, registry=registry)
+        return
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        docker = preflight.require_engine(DockerClient())
+        args = dict(arg.split("=", 1) for arg in build_arg or [])
+        record = build.build_stage(
+            docker,
+            the_stage,
+            version.source_version(PROJECT_ROOT),
+            show=print,
+            platforms=_platforms(platform),
+            extra_args=args,
+            cache=not no_cache,
+            kind="cold" if no_cache else "build",
+        )
+        path = record.save(REPORTS)
+    size = f"{record.size_bytes / 1e6:.1f} MB" if record.size_bytes else "?"
+    print(
+        f"built {record.image} ({record.image_id}) {size} in {record.seconds:.1f} s, "
+        f"{record.cached_steps}/{record.steps} steps cached; recorded in {path}"
+    )
+
+
+@task(
+    name="scan",
+    help={
+        "stage": STAGE_HELP,
+        "image": "image to scan (default: the stage's local build, NAME:stage-NN)",
+        "require_vuln_scan": "fail when no vulnerability scanner (trivy/grype) could run",
+    },
+)
+def image_scan(
+    c: Context, stage: str | None = None, image: str | None = None, require_vuln_scan: bool = False
+) -> None:
+    """Scan a stage's image; exit non-zero only where it contradicts its stage.toml."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        docker = preflight.require_engine(DockerClient())
+        report, sbom, dive = scan.scan_image(
+            docker, the_stage, image or build.local_tag(the_stage), PROJECT_ROOT, require_vuln_scan
+        )
+        uri = str(the_stage.dockerfile.relative_to(PROJECT_ROOT))
+        paths = scan.write_outputs(report, sbom, dive, REPORTS / the_stage.name, uri)
+    Console().print(render.table(report))
+    print("written: " + ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in paths))
+    if not report.ok:
+        wrong = ", ".join(f"{v.check} ({v.reason})" for v in report.verdicts if not v.ok)
+        raise Exit(f"scan of {the_stage.name} contradicts its stage.toml: {wrong}", code=1)
+
+
+@task(
+    name="push",
+    help={
+        "stage": STAGE_HELP,
+        "registry": "registry host[:port]",
+        "latest": "also tag it `latest` (never implied)",
+        "platform": "comma-separated platforms (default: the stage's declared platforms)",
+    },
+)
+def image_push(
+    c: Context,
+    stage: str | None = None,
+    registry: str = push.LOCAL_REGISTRY,
+    latest: bool = False,
+    platform: str | None = None,
+) -> None:
+    """Push a stage as one multi-arch index by digest, then tag it: version, git, stage."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        docker = preflight.require_engine(DockerClient())
+        record = push.push_stage(
+            docker,
+            the_stage,
+            version.source_version(PROJECT_ROOT),
+            show=print,
+            registry=registry,
+            latest=latest,
+            platforms=_platforms(platform),
+        )
+        record.save(REPORTS)
+    print(f"pushed {record.reference}")
+    for tag in record.tags:
+        print(f"  {record.repository}:{tag}")
+
+
+@task(
+    name="sign",
+    help={
+        "stage": STAGE_HELP,
+        "sbom": "CycloneDX SBOM to attest (default: reports/<stage>/sbom.cdx.json from image.scan)",
+    },
+)
+def image_sign(c: Context, stage: str | None = None, sbom: str | None = None) -> None:
+    """Sign the stage's last pushed digest with cosign and attest its SBOM."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        pushed = REPORTS / the_stage.name / "push.json"
+        if not pushed.exists():
+            raise stages.StageError(
+                f"nothing pushed for {the_stage.name}: run `invoke image.push` first"
+            )
+        reference = loads(pushed.read_text())["reference"]
+        sbom_path = Path(sbom) if sbom else REPORTS / the_stage.name / "sbom.cdx.json"
+        if not sbom_path.exists():
+            raise stages.StageError(f"no SBOM at {sbom_path}: run `invoke image.scan` first")
+        keys = sign.signing_keys(PROJECT_ROOT, dict(os.environ))
+        if keys.development:
+            print(sign.DEV_KEY_WARNING.format(dir=sign.DEV_KEY_DIR))
+            sign.ensure_dev_keys(keys)
+        sign.sign(reference, keys, sbom_path)
+        digest = reference.split("@")[1]
+        record = {"reference": reference, "digest": digest, "development_key": keys.development}
+        (REPORTS / the_stage.name / "sign.json").write_text(dumps(record, indent=2) + "\n")
+    print(f"signed {reference} and attested its SBOM")
+
+
+@task(
+    name="verify",
+    help={
+        "stage": STAGE_HELP,
+        "ref": "image reference to verify (default: REGISTRY/IMAGE:stage-NN)",
+        "registry": "registry holding the image",
+    },
+)
+def image_verify(
+    c: Context,
+    stage: str | None = None,
+    ref: str | None = None,
+    registry: str = push.LOCAL_REGISTRY,
+) -> None:
+    """Verify an image's signature and SBOM attestation against the public key."""
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        reference = ref or f"{registry}/{the_stage.image}:{the_stage.tag}"
+        verified = sign.verify(
+            reference, sign.public_key(sign.signing_keys(PROJECT_ROOT, dict(os.environ)))
+        )
+    print(
+        f"verified {reference} -> {verified.reference} "
+        f"(signed SBOM: {verified.sbom_components} components)"
+    )
+
+
+@task(
+    name="compare",
+    help={
+        "measure": "first time a cold build and a rebuild after a code change, per stage",
+        "stage": "limit --measure to this stage (the report always covers every stage)",
+    },
+)
+def report_compare(c: Context, measure: bool = False, stage: str | None = None) -> None:
+    """Compare every stage: sizes, layers, build times, hardening, findings, signing."""
+    with _clear_errors():
+        all_stages = stages.discover(PROJECT_ROOT)
+        if measure:
+            docker = preflight.require_engine(DockerClient())
+            for the_stage in [stages.find_stage(PROJECT_ROOT, stage)] if stage else all_stages:
+                cold, rebuild = compare.measure(
+                    docker, the_stage, version.source_version(PROJECT_ROOT), REPORTS, show=print
+                )
+                print(f"{the_stage.name}: cold {cold:.1f} s, rebuild {rebuild:.1f} s")
+        rows = [
+            compare.collect(s, REPORTS, compare.compose_services(s) if s.compose_files else None)
+            for s in all_stages
+        ]
+    Console().print(compare.table(rows))
+    paths = compare.write_report(rows, REPORTS / "compare")
+    print("written: " + ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in paths))
+
+
+stage_ns = Collection(
+    "stage",
+    stage_tag,
+    stage_checkout,
+    stage_diff,
+    stage_check,
+    stage_up,
+    stage_down,
+    stage_list,
+    stage_run,
+    stage_stop,
+    stage_logs,
+)
+image_ns = Collection("image", image_build, image_scan, image_push, image_sign, image_verify)
+report_ns = Collection("report", report_compare)
+
+
+ns = Collection(setup, doctor, base_ns, stage_ns, image_ns, report_ns)

@@ -338,6 +338,6 @@ def setup(docker: DockerClient, say: Callable[[str], None]) -> Plan:
     """Probe, plan, report what cannot be done here, and apply; return the plan applied."""
     the_plan = plan(probe_host(docker))
     if the_plan.nothing_to_do:
-        say("Host already set up: nothing to do.")
+        say("host: engine, plugins, QEMU and registry already installed and running")
     apply(the_plan.steps, docker, say)
     return the_plan

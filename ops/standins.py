@@ -1,0 +1,240 @@
+"""Offline stand-ins for the official base images, built from Debian packages.
+
+When a base image named in deploy/base-images.yaml cannot be pulled, `seed()` builds one:
+`mmdebstrap` makes a rootfs tarball per architecture (cached under CACHE, keyed by
+everything that goes into it), then `deploy/standins/NAME/Dockerfile`, which has no `RUN`,
+adds it and the image's entrypoint. One buildx build makes every platform of the image.
+
+Where the result lives, found by trying it with the default `docker` driver and the
+containerd image store (Engine 26.1, buildx 0.13): the build is pushed to the local
+registry as one OCI index (127.0.0.1:5000/library/NAME:TAG), and also kept in the engine's
+image store, where it is tagged under the very name our files use (NAME:TAG) with all its
+platforms. Both work as a base:
+- `FROM python:3.13-slim-trixie` resolves to the local multi-platform image, for one
+  platform or for `--platform linux/amd64,linux/arm64`, with no registry involved;
+- the pinned ref `resolve_refs()` returns, 127.0.0.1:5000/library/NAME:TAG@sha256:...,
+  resolves through the registry, for buildx and for `docker compose` alike.
+A digest pin on the docker.io name (`python:3.13-slim-trixie@sha256:<stand-in digest>`)
+is not used: the engine would look that digest up on Docker Hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from ops import registry
+from ops.baseimages import BaseImage, load_lock, try_pull
+from ops.bootstrap import host_mirror
+
+STANDINS = Path(__file__).resolve().parent.parent / "deploy" / "standins"
+CACHE = Path("/var/cache/driftwood")
+STANDIN_LABEL = "io.driftwood.standin"
+# What the official *-slim images leave out (debuerreotype's slimify list), minus the
+# copyright files: scanners read licences from them.
+SLIM_DPKG_OPTIONS = (
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/groff/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/lintian/overrides/*",
+    "path-exclude=/usr/share/linda/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+)
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What seeding did for one image, and the real versions inside a stand-in."""
+
+    image: BaseImage
+    outcome: str  # "present", "pulled", "built"
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def version_note(self) -> str | None:
+        """A warning when the tag promises a version the stand-in does not have."""
+        promised = self.image.tag_version
+        real = self.versions.get(self.image.version_package)
+        if promised is None or real is None or _upstream(real).startswith(promised):
+            return None
+        return (
+            f"{self.image.ref}: the stand-in has {self.image.version_package} {real}"
+            f" (Debian {self.image.suite}), not {promised} as the tag says"
+        )
+
+
+def _upstream(version: str) -> str:
+    """Debian version -> upstream version: `1:3.13.5-1+b1` -> `3.13.5`."""
+    return version.split(":", 1)[-1].rsplit("-", 1)[0]
+
+
+def sources(mirror: str, suite: str) -> list[str]:
+    """apt sources for the rootfs, which stay in the image: main, updates and security."""
+    security = mirror.rstrip("/") + "-security"
+    return [
+        f"deb {mirror} {suite} main",
+        f"deb {mirror} {suite}-updates main",
+        f"deb {security} {suite}-security main",
+    ]
+
+
+def hook_dirs(image: BaseImage) -> list[Path]:
+    dirs = [STANDINS / "common" / "hooks", STANDINS / image.name / "hooks"]
+    return [d for d in dirs if d.is_dir()]
+
+
+def mmdebstrap_argv(image: BaseImage, arch: str, mirror: str, out: Path) -> list[str]:
+    argv = ["mmdebstrap", "--variant=minbase", f"--arch={arch}"]
+    if image.packages:
+        argv.append("--include=" + ",".join(image.packages))
+    argv += [f"--dpkgopt={option}" for option in SLIM_DPKG_OPTIONS]
+    argv += [f"--hook-dir={d}" for d in hook_dirs(image)]
+    return [*argv, image.suite, str(out), *sources(mirror, image.suite)]
+
+
+def cache_key(image: BaseImage, arch: str, mirror: str) -> str:
+    """Changes whenever anything that shapes the rootfs changes: arguments or hook scripts."""
+    digest = hashlib.sha256()
+    for part in mmdebstrap_argv(image, arch, mirror, Path("-")):
+        digest.update(part.encode() + b"\0")
+    for directory in hook_dirs(image):
+        for hook in sorted(directory.iterdir()):
+            digest.update(hook.name.encode() + b"\0" + hook.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def rootfs(image: BaseImage, arch: str, mirror: str, say: Say, *, force: bool = False) -> Path:
+    """The cached rootfs tarball for `image` on `arch`, made with mmdebstrap when missing."""
+    path = CACHE / "rootfs" / f"{image.name}-{arch}-{cache_key(image, arch, mirror)}.tar"
+    if path.exists() and not force:
+        say(f"   {image.name} {arch}: rootfs cached ({path.name})")
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.tar")
+    say(f"   {image.name} {arch}: mmdebstrap {image.suite} (arm64 runs under QEMU: minutes)")
+    started = time.monotonic()
+    subprocess.run(mmdebstrap_argv(image, arch, mirror, partial), check=True)
+    partial.replace(path)
+    size = path.stat().st_size / 1e6
+    say(f"   {image.name} {arch}: rootfs {size:.0f} MB in {time.monotonic() - started:.0f} s")
+    return path
+
+
+def package_versions(tarball: Path) -> dict[str, str]:
+    """Every installed package's version, read from dpkg's status file inside the tarball."""
+    with tarfile.open(tarball) as tar:
+        member = tar.extractfile("./var/lib/dpkg/status")
+        text = member.read().decode() if member else ""
+    versions: dict[str, str] = {}
+    for stanza in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
+        )
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            versions[fields["Package"]] = fields["Version"]
+    return versions
+
+
+def labels(image: BaseImage, versions: dict[str, str]) -> dict[str, str]:
+    """OCI labels, plus ours that say this is a local stand-in and what is really inside."""
+    wanted = dict.fromkeys([image.version_package, *image.packages, "base-files"])
+    inside = " ".join(f"{name}={versions[name]}" for name in wanted if name in versions)
+    real = _upstream(versions.get(image.version_package, "unknown"))
+    return {
+        "org.opencontainers.image.title": image.ref,
+        "org.opencontainers.image.description": (
+            f"Local stand-in for the official {image.ref} image, built from Debian"
+            f" {image.suite} packages by Driftwood's `invoke setup`"
+        ),
+        "org.opencontainers.image.version": real,
+        "org.opencontainers.image.vendor": "Driftwood (local stand-in, not the official image)",
+        STANDIN_LABEL: "true",
+        f"{STANDIN_LABEL}.for": image.ref,
+        f"{STANDIN_LABEL}.debian-suite": image.suite,
+        f"{STANDIN_LABEL}.packages": inside,
+    }
+
+
+def is_standin(docker: DockerClient, ref: str) -> bool:
+    return docker.image.inspect(ref).config.labels.get(STANDIN_LABEL) == "true"
+
+
+def present(docker: DockerClient, image: BaseImage) -> bool:
+    """The image is here under its name, and if it is our stand-in, also in the registry."""
+    if not docker.image.exists(image.ref):
+        return False
+    if not is_standin(docker, image.ref):
+        return True
+    return registry.manifest_digest(image.local_repository, image.tag) is not None
+
+
+def build(docker: DockerClient, image: BaseImage, say: Say, *, force: bool = False) -> Seeded:
+    """Build the stand-in for every platform, push it as one index, tag it under its name."""
+    mirror = host_mirror()
+    staging = CACHE / "standins" / image.name
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(STANDINS / image.name, staging, ignore=shutil.ignore_patterns("hooks"))
+    tarballs = {}
+    for platform in image.platforms:
+        arch = platform.split("/")[1]
+        tarballs[arch] = rootfs(image, arch, mirror, say, force=force)
+        (staging / f"rootfs-{arch}.tar").hardlink_to(tarballs[arch])
+    versions = package_versions(next(iter(tarballs.values())))
+    say(f"   {image.name}: building {', '.join(image.platforms)} and pushing {image.standin_ref}")
+    docker.buildx.build(
+        staging,
+        platforms=list(image.platforms),
+        labels=labels(image, versions),
+        # Pushed as an OCI index (Docker's older manifest list is buildx 0.13's default).
+        output={
+            "type": "image",
+            "name": image.standin_ref,
+            "push": "true",
+            "oci-mediatypes": "true",
+        },
+        provenance=False,
+        cache=not force,
+    )
+    docker.image.tag(image.standin_ref, image.ref)
+    shutil.rmtree(staging)
+    return Seeded(image, "built", versions)
+
+
+def seed_one(docker: DockerClient, image: BaseImage, say: Say, *, force: bool) -> Seeded:
+    if not force and present(docker, image):
+        return Seeded(image, "present")
+    if not force and try_pull(docker, image.ref):
+        return Seeded(image, "pulled")
+    say(f"-> {image.ref}: cannot be pulled; building a stand-in from Debian packages")
+    return build(docker, image, say, force=force)
+
+
+def seed(docker: DockerClient, say: Say, *, force: bool = False) -> list[Seeded]:
+    """Make every base image in the lock usable here: present, pulled, or a stand-in."""
+    results = []
+    for image in load_lock().values():
+        try:
+            result = seed_one(docker, image, say, force=force)
+        except (DockerException, subprocess.CalledProcessError) as error:
+            raise RuntimeError(f"seeding {image.ref} failed: {error}") from error
+        if result.outcome != "present":
+            say(f"   {image.ref}: {result.outcome}")
+        note = result.version_note()
+        if note:
+            say(f"   note: {note}")
+        results.append(result)
+    return results

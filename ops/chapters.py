@@ -126,7 +126,11 @@ def removed_paths(manifest_text: str, where: str) -> list[str]:
         raise ChapterError(f"{where}: not valid TOML: {exc}") from exc
     if not isinstance(remove, list) or not all(isinstance(p, str) for p in remove):
         raise ChapterError(f"{where}: field remove must list paths")
-    return [p.strip("/") for p in remove]
+    paths = [p.strip("/") for p in remove]
+    for kept in ("README.md", MANIFEST):
+        if kept in paths:
+            raise ChapterError(f"{where}: remove lists {kept}, which the chapter provides")
+    return paths
 
 
 def assemble(base: Mapping[str, T], chapter: Chapter, all_chapters: list[Chapter]) -> dict[str, T]:

@@ -167,7 +167,10 @@ def discover(project_root: Path) -> list[Stage]:
     stage's root); without one, chapters/*/stage.toml are read in place.
     """
     if (project_root / chapters.COURSE).exists():
-        manifests = chapters.stage_manifests(project_root)
+        try:
+            manifests = chapters.stage_manifests(project_root)
+        except chapters.ChapterError as exc:
+            raise StageError(str(exc)) from exc
     else:
         manifests = sorted((project_root / "chapters").glob(f"*/{MANIFEST}"))
     final = project_root / MANIFEST

@@ -40,7 +40,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 class Action(Enum):
     ADD_TRIXIE_SOURCE = "add the Debian trixie apt source, pinned at priority 100"
-    INSTALL_ENGINE = "install Docker Engine, buildx, Compose v2 and cosign"
+    INSTALL_ENGINE = "install Engine 26 / buildx / Compose v2 / cosign packages (trixie)"
     INSTALL_HOST_TOOLS = "install host tools"
     WRITE_DAEMON_JSON = "enable the containerd image store in /etc/docker/daemon.json"
     START_DOCKERD = "start dockerd in the background"
@@ -244,9 +244,9 @@ def _add_trixie_source(step: Step, docker: DockerClient, say: Callable[[str], No
     )
 
 
-def host_mirror() -> str:
+def host_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     """The Debian mirror the host's own apt sources use (deb822 or one-line format)."""
-    for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]:
+    for path in [apt_dir / "sources.list", *(apt_dir / "sources.list.d").glob("*")]:
         if not path.is_file() or path.suffix not in {".list", ".sources"}:
             continue
         for line in path.read_text().splitlines():

@@ -1,0 +1,105 @@
+"""Stand-in recipes, caching keys, labels and version notes (no engine, no mmdebstrap)."""
+
+import io
+import tarfile
+from dataclasses import replace
+from pathlib import Path
+
+from ops import standins
+from ops.baseimages import load_lock
+from ops.standins import Seeded, cache_key, labels, mmdebstrap_argv, package_versions
+
+MIRROR = "http://deb.debian.org/debian"
+LOCK = load_lock()
+
+
+def test_mmdebstrap_builds_a_slim_minbase_with_updates_and_security() -> None:
+    argv = mmdebstrap_argv(LOCK["python"], "arm64", MIRROR, Path("/tmp/out.tar"))
+    assert argv[:3] == ["mmdebstrap", "--variant=minbase", "--arch=arm64"]
+    assert "--include=python3,python-is-python3,python3-pip,python3-venv," in ",".join(argv) + ","
+    assert "--dpkgopt=path-exclude=/usr/share/man/*" in argv
+    # Licences stay for scanners.
+    assert "--dpkgopt=path-include=/usr/share/doc/*/copyright" in argv
+    assert argv[-4:] == [
+        "/tmp/out.tar",
+        f"deb {MIRROR} trixie main",
+        f"deb {MIRROR} trixie-updates main",
+        "deb http://deb.debian.org/debian-security trixie-security main",
+    ]
+    hooks = [a for a in argv if a.startswith("--hook-dir=")]
+    assert [Path(h.split("=", 1)[1]).parent.name for h in hooks] == ["common", "python"]
+
+
+def test_cache_key_follows_packages_arch_mirror_and_hooks(tmp_path, monkeypatch) -> None:
+    python = LOCK["python"]
+    key = cache_key(python, "amd64", MIRROR)
+    assert key == cache_key(python, "amd64", MIRROR)
+    assert key != cache_key(python, "arm64", MIRROR)
+    assert key != cache_key(python, "amd64", "http://other/debian")
+    assert key != cache_key(replace(python, packages=("python3",)), "amd64", MIRROR)
+
+    hooks = tmp_path / "python" / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "setup10-x").write_text("echo one\n")
+    monkeypatch.setattr(standins, "STANDINS", tmp_path)
+    before = cache_key(python, "amd64", MIRROR)
+    (hooks / "setup10-x").write_text("echo two\n")
+    assert cache_key(python, "amd64", MIRROR) != before
+
+
+def tarball_with_status(tmp_path: Path, status: str) -> Path:
+    path = tmp_path / "rootfs.tar"
+    data = status.encode()
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("./var/lib/dpkg/status")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+STATUS = """\
+Package: python3
+Status: install ok installed
+Version: 3.13.5-1
+Description: interactive high-level object-oriented language
+ continuation line: not a field
+
+Package: nginx
+Status: deinstall ok config-files
+Version: 1.26.3-3
+
+Package: base-files
+Status: install ok installed
+Version: 13.8+deb13u8
+"""
+
+
+def test_package_versions_reads_installed_packages_only(tmp_path: Path) -> None:
+    versions = package_versions(tarball_with_status(tmp_path, STATUS))
+    assert versions == {"python3": "3.13.5-1", "base-files": "13.8+deb13u8"}
+
+
+def test_labels_say_stand_in_suite_and_real_versions() -> None:
+    result = labels(LOCK["python"], {"python3": "3.13.5-1", "base-files": "13.8+deb13u8"})
+    assert result["io.driftwood.standin"] == "true"
+    assert result["io.driftwood.standin.for"] == "python:3.13-slim-trixie"
+    assert result["io.driftwood.standin.debian-suite"] == "trixie"
+    assert result["org.opencontainers.image.version"] == "3.13.5"
+    assert result["io.driftwood.standin.packages"] == "python3=3.13.5-1 base-files=13.8+deb13u8"
+    assert "stand-in" in result["org.opencontainers.image.description"]
+
+
+def test_version_note_only_when_the_tag_promises_another_version() -> None:
+    nginx = Seeded(LOCK["nginx"], "built", {"nginx": "1.26.3-3+deb13u1"})
+    assert nginx.version_note() == (
+        "nginx:1.30-trixie: the stand-in has nginx 1.26.3-3+deb13u1 (Debian trixie),"
+        " not 1.30 as the tag says"
+    )
+    assert Seeded(LOCK["python"], "built", {"python3": "3.13.5-1"}).version_note() is None
+    assert (
+        Seeded(LOCK["postgres"], "built", {"postgresql-17": "17.6-0+deb13u1"}).version_note()
+        is None
+    )
+    # debian:trixie-slim promises no version; a present image has no versions to compare.
+    assert Seeded(LOCK["debian"], "built", {"base-files": "13.8"}).version_note() is None
+    assert Seeded(LOCK["nginx"], "present").version_note() is None

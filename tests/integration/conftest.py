@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,12 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    given = os.environ.get("DRIFTWOOD_TEST_DATABASE_URL")
-    if given:
-        yield given
-        return
-    bindir = _postgres_bin()
-    require(bindir is not None, "PostgreSQL server binaries (apt-get install postgresql)")
-    assert bindir is not None
+@contextmanager
+def throwaway_postgres(bindir: Path, *, settings: str = "") -> Iterator[str]:
+    """Start a PostgreSQL server in a temporary directory on a free port; yield its URL.
+
+    `settings` adds server options (`-c name=value ...`), e.g. for benchmarks.
+    """
     workdir = Path(tempfile.mkdtemp(prefix="driftwood-pg-"))
     if os.geteuid() == 0:
         shutil.chown(workdir, "postgres", "postgres")
@@ -62,7 +60,9 @@ def database_url() -> Iterator[str]:
     options += " -c fsync=off -c full_page_writes=off"  # a throwaway server: speed over safety
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data)]
     subprocess.run(
-        _as_postgres([*pg_ctl, "-l", str(workdir / "log"), "-o", options, "-w", "start"]),
+        _as_postgres(
+            [*pg_ctl, "-l", str(workdir / "log"), "-o", f"{options} {settings}", "-w", "start"]
+        ),
         check=True,
         capture_output=True,
     )
@@ -75,6 +75,19 @@ def database_url() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    given = os.environ.get("DRIFTWOOD_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    bindir = _postgres_bin()
+    require(bindir is not None, "PostgreSQL server binaries (apt-get install postgresql)")
+    assert bindir is not None
+    with throwaway_postgres(bindir) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

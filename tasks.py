@@ -6,6 +6,7 @@ The logic lives in the `ops` package; each task here only parses options and cal
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from json import dumps, loads
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,12 +17,15 @@ from python_on_whales.exceptions import DockerException
 from rich.console import Console
 
 from ops import (
+    baseimages,
     bootstrap,
     build,
     chapters,
     compare,
     errors,
+    imagefacts,
     lessons,
+    measured,
     preflight,
     push,
     runstage,
@@ -124,8 +128,14 @@ def stage_diff(c: Context, a: str, b: str, patch: bool = False) -> None:
     print(_chapters(chapters.diff, PROJECT_ROOT, a, b, patch), end="")
 
 
-@task(name="check", help={"stage": "chapter number or slug"})
-def stage_check(c: Context, stage: str) -> None:
+@task(
+    name="check",
+    help={
+        "stage": "chapter number or slug",
+        "only": "run only the claims whose check's name contains this (e.g. form)",
+    },
+)
+def stage_check(c: Context, stage: str, only: str = "") -> None:
     """Run chapter N's lesson as checks against its running stage: PASS/FAIL per claim."""
     chapter, root = _chapters(chapters.stage_root, PROJECT_ROOT, stage)
     lesson = _chapters(lessons.load, chapter.number)
@@ -134,8 +144,10 @@ def stage_check(c: Context, stage: str) -> None:
         lesson,
         lessons.LessonContext(DockerClient(), root),
         lambda o: print(lessons.format_outcome(o)),
+        only,
     )
-    lessons.save(lesson, outcomes, PROJECT_ROOT / "reports" / chapter.folder / "lesson.json")
+    if not only:  # a partial run is not the stage's record
+        lessons.save(lesson, outcomes, PROJECT_ROOT / "reports" / chapter.folder / "lesson.json")
     print(lessons.summary(outcomes))
     if not all(o.passed for o in outcomes):
         raise Exit(code=1)
@@ -151,6 +163,72 @@ def stage_up(c: Context, stage: str) -> None:
 def stage_down(c: Context, stage: str) -> None:
     """Stop what `invoke stage.up N` started."""
     print(_lesson_hook(stage, "down"))
+
+
+@task(name="measured", help={"stage": "chapter number or slug"})
+def stage_measured(c: Context, stage: str) -> None:
+    """Write the last measured numbers into the chapter README, between its markers."""
+    chapter = _chapters(chapters.find, PROJECT_ROOT, stage)
+    record = PROJECT_ROOT / "reports" / chapter.folder / "lesson.json"
+    if not record.exists():
+        raise Exit(f"no {record.relative_to(PROJECT_ROOT)}: run invoke stage.check {stage} first")
+    lesson = loads(record.read_text())
+    row = None
+    with _clear_errors():
+        the_stage = stages.find_stage(PROJECT_ROOT, str(chapter.number))
+        if the_stage.builds and (REPORTS / the_stage.name / "build.json").exists():
+            row = asdict(compare.collect(the_stage, REPORTS, None))
+    readme = PROJECT_ROOT / chapter.path / "README.md"
+    block = measured.render(lesson, row, lesson["recorded"])
+    try:
+        readme.write_text(measured.inject(readme.read_text(), block, str(readme)))
+    except measured.MeasuredError as exc:
+        raise Exit(str(exc)) from exc
+    print(f"updated {readme.relative_to(PROJECT_ROOT)}")
+
+
+# --- reading images and containers (chapters 02-03) -----------------------------------------
+
+
+@task(name="inspect", help={"ref": "the image to read (default: PostgreSQL, pinned by digest)"})
+def learn_inspect(c: Context, ref: str = "") -> None:
+    """Read an image: id, digests, size, layers, entrypoint, command and history."""
+    with _clear_errors():
+        docker = preflight.require_engine(DockerClient())
+        ref = ref or baseimages.resolve_refs(docker)["POSTGRES_IMAGE"]
+        print(imagefacts.report(imagefacts.describe(docker, ref)))
+
+
+@task(name="tags")
+def learn_tags(c: Context) -> None:
+    """Point one tag at two images in turn: the tag moves, the digest reference does not."""
+    with _clear_errors():
+        docker = preflight.require_engine(DockerClient())
+        refs = baseimages.resolve_refs(docker)
+        move = imagefacts.tag_moves(
+            docker, refs["DEBIAN_IMAGE"], refs["PYTHON_IMAGE"], "driftwood-learn/moving:demo"
+        )
+    print(f"{move.tag} named {move.before}, then {move.after}")
+    print(f"{move.pinned}\n  still names {move.pinned_id}")
+
+
+@task(name="bases")
+def learn_bases(c: Context) -> None:
+    """Measure Debian slim, Python slim and a distroless-style runtime on the app's needs."""
+    with _clear_errors():
+        docker = preflight.require_engine(DockerClient())
+        refs = baseimages.resolve_refs(docker)
+        distroless = imagefacts.distroless_style(
+            docker, refs["PYTHON_IMAGE"], "driftwood-learn/distroless-style:demo"
+        )
+        fits = [imagefacts.fit(docker, r) for r in (refs["DEBIAN_IMAGE"], refs["PYTHON_IMAGE"])]
+        fits.append(imagefacts.fit(docker, distroless))
+    print(f"{'image':<70} {'MB':>7} {'python':>8} {'sh':>5} {'pip':>5} {'apt':>5}")
+    for fit in fits:
+        print(
+            f"{fit.ref[:70]:<70} {fit.size_mb:>7g} {fit.python or '-':>8} "
+            f"{fit.shell!s:>5} {fit.pip!s:>5} {fit.apt!s:>5}"
+        )
 
 
 def _lesson_hook(stage: str, which: str) -> str:
@@ -458,6 +536,7 @@ stage_ns = Collection(
     stage_check,
     stage_up,
     stage_down,
+    stage_measured,
     stage_list,
     stage_run,
     stage_stop,
@@ -465,6 +544,7 @@ stage_ns = Collection(
 )
 image_ns = Collection("image", image_build, image_scan, image_push, image_sign, image_verify)
 report_ns = Collection("report", report_compare)
+learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases)
 
 
-ns = Collection(setup, doctor, base_ns, stage_ns, image_ns, report_ns)
+ns = Collection(setup, doctor, base_ns, stage_ns, image_ns, report_ns, learn_ns)

@@ -7,100 +7,31 @@ UTS namespaces, inside a cgroup that holds the limits `docker run` was given.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from ops.baseimages import load_lock
 from ops.lessons import Lesson, LessonContext, Result
+from ops.lessons.hoststage import HostStage
 from ops.lessons.probes import (
-    POSTGRES_DB,
-    POSTGRES_USER,
     cgroup_limits,
     command_line,
     container,
-    generated_secret,
     http_status,
     namespaces,
     postgres_ready,
-    remove_container,
-    state_dir,
-    wait_for,
 )
 
-DB = "driftwood-ch01-db"
-DB_PORT = 55401  # not 5432: a PostgreSQL already on the laptop keeps its port
-APP_PORT = 8001
-MEMORY, CPUS, PIDS = 256 * 2**20, 1.0, 200
+STAGE = HostStage(db="driftwood-ch01-db", db_port=55401, app_port=8001)
+DB, DB_PORT, APP_PORT = STAGE.db, STAGE.db_port, STAGE.app_port
+MEMORY, CPUS, PIDS = STAGE.memory, STAGE.cpus, STAGE.pids
 
-LESSON = Lesson(chapter=1, title="Foundations")
-
-
-def _bin(name: str) -> str:
-    """A command from the virtualenv running invoke: the app runs on the host, in it."""
-    return str(Path(sys.executable).parent / name)
-
-
-def _app_env(root: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": str(root / "app"),  # this stage's copy of the app
-        "DRIFTWOOD_DATABASE_URL": (
-            f"postgresql+psycopg://{POSTGRES_USER}@127.0.0.1:{DB_PORT}/{POSTGRES_DB}"
-        ),
-        "DRIFTWOOD_DATABASE_PASSWORD": generated_secret(root, "db-password"),
-        "DRIFTWOOD_SECRET_KEY": generated_secret(root, "secret-key"),
-        "WEB_CONCURRENCY": "2",
-    }
-
-
-def up(ctx: LessonContext) -> str:
-    """Start PostgreSQL in a container with limits, migrate, and serve the app on the host."""
-    down(ctx)
-    ctx.docker.run(
-        load_lock()["postgres"].ref,  # by tag here; chapter 02 shows why a digest is better
-        detach=True,
-        name=DB,
-        envs={
-            "POSTGRES_USER": POSTGRES_USER,
-            "POSTGRES_DB": POSTGRES_DB,
-            "POSTGRES_PASSWORD": generated_secret(ctx.root, "db-password"),
-        },
-        publish=[(f"127.0.0.1:{DB_PORT}", 5432)],
-        memory=MEMORY,
-        cpus=CPUS,
-        pids_limit=PIDS,
-    )
-    wait_for(f"{DB} accepting connections", lambda: postgres_ready(ctx.docker, DB))
-    env = _app_env(ctx.root)
-    subprocess.run([_bin("driftwood"), "migrate"], env=env, check=True, cwd=ctx.root)
-    state = state_dir(ctx.root)
-    with (state / "app.log").open("ab") as log:
-        app = subprocess.Popen(
-            [_bin("gunicorn"), "--config", "python:driftwood.gunicorn_conf",
-             "--bind", f"127.0.0.1:{APP_PORT}", "driftwood.wsgi:app"],
-            env=env, cwd=ctx.root, stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
-    (state / "app.pid").write_text(str(app.pid))
-    url = f"http://127.0.0.1:{APP_PORT}/"
-    wait_for("the app answering /readyz", lambda: http_status(url + "readyz") == 200)
-    return f"the app: {url} (log: {state / 'app.log'}); the database: container {DB}"
-
-
-def down(ctx: LessonContext) -> str:
-    pid_file = state_dir(ctx.root) / "app.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError):  # already gone
-            os.killpg(int(pid_file.read_text()), signal.SIGTERM)  # gunicorn and its workers
-        pid_file.unlink()
-    remove_container(ctx.docker, DB)
-    return f"stopped the app and removed {DB}"
-
-
-LESSON.up, LESSON.down = up, down
+LESSON = Lesson(
+    chapter=1,
+    title="Foundations",
+    # By tag here: chapter 02 shows why a digest is the better reference.
+    up=lambda ctx: STAGE.up(ctx, load_lock()["postgres"].ref),
+    down=STAGE.down,
+)
 
 
 def _db_pid(ctx: LessonContext) -> int:
@@ -172,7 +103,7 @@ def cgroup_has_limits(ctx: LessonContext) -> Result:
     hint=f"the app's log in .cache/stage-state/app.log; `curl -i 127.0.0.1:{APP_PORT}/readyz`",
 )
 def app_on_host(ctx: LessonContext) -> Result:
-    pid_file = state_dir(ctx.root) / "app.pid"
+    pid_file = STAGE.app_pid_file(ctx.root)
     if not pid_file.exists():
         return Result(False, "no app.pid: the app is not running (invoke stage.up 1)")
     pid = int(pid_file.read_text())

@@ -64,10 +64,11 @@ FROM ${DEBIAN_IMAGE} AS rootfs
 RUN rm -f /etc/apt/apt.conf.d/docker-clean
 ARG TARGETARCH
 WORKDIR /tmp/debs
-# Only what the interpreter loads: no shell, no apt/dpkg, no pip. Left out on purpose:
-# sqlite, readline/ncurses, dbm (stdlib modules that need them fail to import), tzdata
-# (the app and PostgreSQL work in UTC). Each package's control data goes to
-# /var/lib/dpkg/status.d/ like Google's distroless, so scanners still see every package.
+# Only what the interpreter loads (libzstd1: trixie's OpenSSL links it): no shell, no
+# apt/dpkg, no pip. Left out on purpose: sqlite, readline/ncurses, dbm (stdlib modules that
+# need them fail to import), tzdata (the app and PostgreSQL work in UTC). Each package's
+# control data goes to /var/lib/dpkg/status.d/ like Google's distroless, so scanners still
+# see every package.
 RUN --mount=type=cache,id=apt-cache-${TARGETARCH},target=/var/cache/apt,sharing=locked \
     --mount=type=cache,id=apt-lists-${TARGETARCH},target=/var/lib/apt/lists,sharing=locked \
     <<'EOF'
@@ -75,7 +76,7 @@ set -eu
 apt-get update
 mkdir /rootfs
 apt-get download base-files netbase libc6 libgcc-s1 zlib1g libssl3t64 libffi8 libexpat1 \
-    libbz2-1.0 liblzma5 libmpdec4 libuuid1 \
+    libbz2-1.0 liblzma5 libzstd1 libmpdec4 libuuid1 \
     python3.13-minimal libpython3.13-minimal libpython3.13-stdlib
 # Debian's merged /usr: /bin, /lib, /lib64 are symlinks into /usr (the loader path in every
 # binary is /lib64/... or /lib/...). Copy them before unpacking so files land behind them.
@@ -90,12 +91,19 @@ for deb in *.deb; do
 done
 # Documentation except the licences, and the parts of the stdlib a server never imports.
 find /rootfs/usr/share/doc -mindepth 2 ! -name copyright ! -type d -delete
+# glibc's iconv modules (gconv, 8 MB): Python has its own codecs and never loads them.
 rm -rf /rootfs/usr/share/man /rootfs/usr/share/info /rootfs/usr/share/lintian \
-    /rootfs/usr/share/locale /rootfs/usr/share/gdb /rootfs/etc/init.d /rootfs/etc/skel
+    /rootfs/usr/share/locale /rootfs/usr/share/gdb /rootfs/etc/init.d /rootfs/etc/skel \
+    /rootfs/usr/lib/*-linux-gnu/gconv
 stdlib=/rootfs/usr/lib/python3.13
 rm -rf "$stdlib"/test "$stdlib"/idlelib "$stdlib"/tkinter "$stdlib"/turtledemo \
     "$stdlib"/turtle.py "$stdlib"/ensurepip "$stdlib"/pydoc_data "$stdlib"/lib2to3 \
-    "$stdlib"/venv
+    "$stdlib"/venv "$stdlib"/sqlite3 "$stdlib"/curses "$stdlib"/dbm
+# CPython's own test extensions, and those whose libraries are left out above.
+rm -f "$stdlib"/lib-dynload/_test* "$stdlib"/lib-dynload/_ctypes_test* \
+    "$stdlib"/lib-dynload/xx* "$stdlib"/lib-dynload/_xxtestfuzz* \
+    "$stdlib"/lib-dynload/_sqlite3* "$stdlib"/lib-dynload/_curses* \
+    "$stdlib"/lib-dynload/_dbm* "$stdlib"/lib-dynload/_gdbm* "$stdlib"/lib-dynload/readline*
 # The one fixed non-root user; any other UID works too, as nothing here needs writing.
 cat >/rootfs/etc/passwd <<PASSWD
 root:x:0:0:root:/root:/usr/sbin/nologin
@@ -109,8 +117,12 @@ nogroup:x:65534:
 GROUP
 # Byte-compile the stdlib with the runtime's own interpreter (no shell is needed for that):
 # the root filesystem is read-only, so Python could never cache them itself.
-chroot /rootfs /usr/bin/python3.13 -m compileall -q -j0 \
+# (One process: the chroot has no /dev/shm for the semaphores of -j.)
+chroot /rootfs /usr/bin/python3.13 -m compileall -q \
     --invalidation-mode unchecked-hash /usr/lib/python3.13
+# Smoke test: every C extension the app's stack loads finds its shared libraries.
+chroot /rootfs /usr/bin/python3.13 -c \
+    'import ssl, hashlib, decimal, ctypes, lzma, bz2, zlib, uuid, pyexpat, json, zoneinfo'
 EOF
 
 
@@ -148,7 +160,9 @@ ENV PATH=/opt/venv/bin:/usr/bin \
 USER 10001:10001
 EXPOSE 8000
 # The app's own CLI probes /healthz with the stdlib: no curl in the image.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --start-interval=1s --retries=3 \
+# It imports the whole app (about a second of CPU on a busy host): a generous timeout, and
+# probes every 30 s once started (every 2 s while starting, so `up --wait` returns early).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --start-interval=2s --retries=3 \
     CMD ["driftwood", "healthcheck"]
 # Exec form: gunicorn is PID 1 and gets SIGTERM itself, then drains in-flight requests.
 CMD ["gunicorn", "--config", "python:driftwood.gunicorn_conf", "driftwood.wsgi:app"]

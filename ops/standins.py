@@ -168,17 +168,22 @@ def labels(image: BaseImage, versions: dict[str, str]) -> dict[str, str]:
     }
 
 
-def is_standin(docker: DockerClient, ref: str) -> bool:
-    return docker.image.inspect(ref).config.labels.get(STANDIN_LABEL) == "true"
+def versions_from_labels(labels: dict[str, str]) -> dict[str, str]:
+    """The real versions a stand-in's label records: `"python3=3.13.5-1 ..."` -> dict."""
+    pairs = labels.get(f"{STANDIN_LABEL}.packages", "").split()
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
 
 
-def present(docker: DockerClient, image: BaseImage) -> bool:
-    """The image is here under its name, and if it is our stand-in, also in the registry."""
+def present(docker: DockerClient, image: BaseImage) -> Seeded | None:
+    """The image is here under its name (and a stand-in is also in the registry), or None."""
     if not docker.image.exists(image.ref):
-        return False
-    if not is_standin(docker, image.ref):
-        return True
-    return registry.manifest_digest(image.local_repository, image.tag) is not None
+        return None
+    labels = docker.image.inspect(image.ref).config.labels or {}
+    if labels.get(STANDIN_LABEL) != "true":
+        return Seeded(image, "present")
+    if registry.manifest_digest(image.local_repository, image.tag) is None:
+        return None
+    return Seeded(image, "present", versions_from_labels(labels))
 
 
 def build(docker: DockerClient, image: BaseImage, say: Say, *, force: bool = False) -> Seeded:
@@ -215,8 +220,9 @@ def build(docker: DockerClient, image: BaseImage, say: Say, *, force: bool = Fal
 
 
 def seed_one(docker: DockerClient, image: BaseImage, say: Say, *, force: bool) -> Seeded:
-    if not force and present(docker, image):
-        return Seeded(image, "present")
+    here = None if force else present(docker, image)
+    if here:
+        return here
     if not force and try_pull(docker, image.ref):
         return Seeded(image, "pulled")
     say(f"-> {image.ref}: cannot be pulled; building a stand-in from Debian packages")

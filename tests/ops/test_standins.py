@@ -7,7 +7,14 @@ from pathlib import Path
 
 from ops import standins
 from ops.baseimages import load_lock
-from ops.standins import Seeded, cache_key, labels, mmdebstrap_argv, package_versions
+from ops.standins import (
+    Seeded,
+    cache_key,
+    labels,
+    mmdebstrap_argv,
+    package_versions,
+    versions_from_labels,
+)
 
 MIRROR = "http://deb.debian.org/debian"
 LOCK = load_lock()
@@ -87,6 +94,7 @@ def test_labels_say_stand_in_suite_and_real_versions() -> None:
     assert result["org.opencontainers.image.version"] == "3.13.5"
     assert result["io.driftwood.standin.packages"] == "python3=3.13.5-1 base-files=13.8+deb13u8"
     assert "stand-in" in result["org.opencontainers.image.description"]
+    assert versions_from_labels(result) == {"python3": "3.13.5-1", "base-files": "13.8+deb13u8"}
 
 
 def test_version_note_only_when_the_tag_promises_another_version() -> None:

@@ -17,11 +17,13 @@ from python_on_whales.exceptions import DockerException
 from rich.console import Console
 
 from ops import (
+    backup,
     baseimages,
     bootstrap,
     build,
     chapters,
     compare,
+    deps,
     errors,
     imagefacts,
     lessons,
@@ -31,6 +33,7 @@ from ops import (
     runstage,
     scan,
     sign,
+    stack,
     stages,
     standins,
     version,
@@ -528,6 +531,97 @@ def report_compare(c: Context, measure: bool = False, stage: str | None = None) 
     print("written: " + ", ".join(str(p.relative_to(PROJECT_ROOT)) for p in paths))
 
 
+# ---- the stack: up, down, logs, ps, database backups (ops.stack, ops.backup) --------------
+
+PROD_HELP = "production layering (compose.prod.yaml: TLS, read-only, limits) instead of dev"
+
+
+def _stack(prod: bool) -> stack.Stack:
+    return stack.Stack(PROJECT_ROOT, prod=prod)
+
+
+@contextmanager
+def _stack_errors() -> Iterator[None]:
+    try:
+        yield
+    except (stack.StackError, LookupError, FileNotFoundError) as exc:
+        raise Exit(f"error: {exc}", code=1) from exc
+    except DockerException as exc:
+        raise Exit(f"error: {errors.explain(exc)}", code=1) from exc
+
+
+@task(help={"prod": PROD_HELP, "build": "build the images first (--no-build to skip)"})
+def up(c: Context, prod: bool = False, build: bool = True) -> None:
+    """Build and start the stack, wait until every service is healthy, print the URL."""
+    the_stack = _stack(prod)
+    with _stack_errors():
+        docker = preflight.require_engine(DockerClient())
+        for path in stack.prepare(the_stack, docker):
+            print(f"created {path.relative_to(PROJECT_ROOT)} (first run; never committed)")
+        stack.up(the_stack, build=build)
+    print(stack.first_user_instructions(the_stack))
+
+
+@task(help={"prod": PROD_HELP, "volumes": "also delete the database volume (asks first)"})
+def down(c: Context, prod: bool = False, volumes: bool = False) -> None:
+    """Stop and remove the stack's containers; the data stays unless --volumes."""
+    if volumes and input("Delete the database volume and all its data? [y/N] ") != "y":
+        raise Exit("nothing deleted", code=1)
+    with _stack_errors():
+        stack.down(_stack(prod), volumes=volumes)
+
+
+@task(
+    iterable=["service"],
+    help={
+        "service": "a service to show (repeatable; default: all)",
+        "follow": "keep printing new lines",
+        "tail": "lines to show from the end of each log",
+    },
+)
+def logs(
+    c: Context, service: list[str] | None = None, follow: bool = False, tail: str = "100"
+) -> None:
+    """Show the stack's logs."""
+    with _stack_errors():
+        for line in stack.logs(_stack(False), service or [], follow=follow, tail=tail):
+            print(line, end="")
+
+
+@task
+def ps(c: Context) -> None:
+    """List the stack's containers with their state and health."""
+    with _stack_errors():
+        rows = stack.status(_stack(False))
+    for name, state, health in rows:
+        print(f"{name:<40} {state:<10} {health}")
+
+
+@task(name="backup", help={"prod": PROD_HELP})
+def db_backup(c: Context, prod: bool = False) -> None:
+    """Dump the database (pg_dump -Fc) to backups/ through a throwaway container."""
+    with _stack_errors():
+        print(f"written {backup.backup(_stack(prod)).relative_to(PROJECT_ROOT)}")
+
+
+@task(name="restore", help={"file": "a dump written by db.backup", "prod": PROD_HELP})
+def db_restore(c: Context, file: str, prod: bool = False) -> None:
+    """Replace the database's contents with a dump (the app is stopped meanwhile)."""
+    with _stack_errors():
+        backup.restore(_stack(prod), Path(file))
+    print(f"restored {file}")
+
+
+@task(name="lock", help={"upgrade": "move every dependency to its newest allowed version"})
+def deps_lock(c: Context, upgrade: bool = False) -> None:
+    """Regenerate requirements/app.lock (hashes, amd64 and arm64) from pyproject.toml."""
+    print(f"written {deps.lock(PROJECT_ROOT, upgrade=upgrade).relative_to(PROJECT_ROOT)}")
+
+
+db_ns = Collection("db", db_backup, db_restore)
+deps_ns = Collection("deps", deps_lock)
+
+
 stage_ns = Collection(
     "stage",
     stage_tag,
@@ -547,4 +641,7 @@ report_ns = Collection("report", report_compare)
 learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases)
 
 
-ns = Collection(setup, doctor, base_ns, stage_ns, image_ns, report_ns, learn_ns)
+ns = Collection(
+    setup, doctor, up, down, logs, ps, base_ns, db_ns, deps_ns, stage_ns, image_ns, report_ns,
+    learn_ns,
+)

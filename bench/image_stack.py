@@ -1,0 +1,329 @@
+"""Bench: Driftwood's image and stack next to the `docker init` baseline (bench/baseline/).
+
+For each of the two it measures, on this host (linux/amd64):
+  - image size: uncompressed (the engine's figure) and compressed (the layers as stored in
+    the local registry, what a pull downloads);
+  - cold build (no layer cache; BuildKit's download cache mounts are kept, so packages are
+    not fetched again), rebuild after a code-only change, rebuild after a dependency change
+    (the lock file edited): all in a throwaway copy of the committed tree;
+  - time from `up` to serving (Driftwood: every service healthy; the baseline has no
+    healthchecks: its first 200 on /healthz);
+  - requests per second with p50/p99 latency, with wrk in a separate process, for the
+    bookmark list and a search, for one user with BOOKMARKS bookmarks: through nginx for
+    Driftwood (production layering), straight to gunicorn for the baseline (it has no proxy).
+
+Run: .venv/bin/python bench/image_stack.py   (writes reports/bench/image_stack.{json,md})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.cookiejar
+import json
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from python_on_whales import DockerClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ops.build import build_stage  # noqa: E402
+from ops.push import LOCAL_REGISTRY, platform_sizes  # noqa: E402
+from ops.secrets import ensure_secrets  # noqa: E402
+from ops.stack import Stack, down, prepare, stack_variables, up  # noqa: E402
+from ops.stages import Stage, load_stage  # noqa: E402
+from ops.version import source_version  # noqa: E402
+
+REPORTS = ROOT / "reports" / "bench"
+BASELINE_DIR = ROOT / "bench" / "baseline"
+BOOKMARKS = 2000
+WRK_SECONDS = 15
+WRK_CONNECTIONS = 16
+NAMES = ("driftwood", "baseline")
+PASSWORD = "bench-password-123"  # noqa: S105 (a throwaway account in a throwaway stack)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def committed_tree(destination: Path) -> None:
+    """The committed tree (git archive): what a clean checkout builds, no local files."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tempfile.TemporaryFile() as buffer:
+        buffer.write(archive)
+        buffer.seek(0)
+        with tarfile.open(fileobj=buffer) as tar:
+            tar.extractall(destination, filter="data")
+
+
+def append_line(path: Path, line: str) -> None:
+    path.write_text(path.read_text() + line + "\n")
+
+
+def measure_builds(docker: DockerClient, stage: Stage, work: Path) -> dict[str, Any]:
+    """Cold build, code-only rebuild, dependency rebuild, then sizes; in a copy of the tree."""
+    source = source_version(ROOT)
+    dockerfile = work / stage.dockerfile.relative_to(ROOT)
+    stage = dataclasses.replace(stage, dockerfile=dockerfile, context=work)
+
+    def build(kind: str, **options: Any) -> Any:
+        return build_stage(docker, stage, source, show=lambda _: None, kind=kind, **options)
+
+    cold = build("cold", cache=False)
+    append_line(work / "app/driftwood/__init__.py", "# a code change, to time the rebuild")
+    code = build("rebuild")
+    append_line(work / "requirements/app.lock", "# a lock change, to time the rebuild")
+    deps = build("deps")
+    pushed = build("push", push_to=f"{LOCAL_REGISTRY}/driftwood-bench/{stage.name}")
+    repository = f"driftwood-bench/{stage.name}"
+    compressed = sum(platform_sizes(LOCAL_REGISTRY, repository, pushed.digest).values())
+    return {
+        "image": cold.image,
+        "uncompressed_mb": round(cold.size_bytes / 1e6, 1),
+        "compressed_mb": round(compressed / 1e6, 1),
+        "layers": cold.layers,
+        "cold_build_s": round(cold.seconds, 1),
+        "code_rebuild_s": round(code.seconds, 1),
+        "deps_rebuild_s": round(deps.seconds, 1),
+    }
+
+
+def wait_for(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+class Browser:
+    """Just enough of a browser for the seeding: cookies and the CSRF token of each form."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        # Driftwood's production stack answers with a self-signed certificate.
+        unverified = ssl.create_default_context()
+        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar),
+            urllib.request.HTTPSHandler(context=unverified),
+        )
+
+    def token(self, path: str) -> str:
+        page = self.opener.open(self.base + path, timeout=30).read().decode()
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, f"no CSRF token on {path}"
+        return match[1]
+
+    def post(self, path: str, body: bytes, content_type: str) -> None:
+        request = urllib.request.Request(  # noqa: S310 (loopback http(s) only)
+            self.base + path, data=body, headers={"Content-Type": content_type}
+        )
+        self.opener.open(request, timeout=120).read()
+
+    def form(self, path: str, fields: dict[str, str]) -> None:
+        fields = {"csrf_token": self.token(path), **fields}
+        self.post(
+            path, urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded"
+        )
+
+    def upload(self, path: str, fields: dict[str, str], name: str, content: bytes) -> None:
+        fields = {"csrf_token": self.token(path), **fields}
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
+            .encode() for key, value in fields.items()
+        ]  # fmt: skip
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="bookmarks.html"\r\nContent-Type: text/html\r\n\r\n'.encode()
+            + content + f"\r\n--{boundary}--\r\n".encode()
+        )  # fmt: skip
+        self.post(path, b"".join(parts), f"multipart/form-data; boundary={boundary}")
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+def netscape_file(count: int) -> bytes:
+    rows = [
+        f'<DT><A HREF="https://example.org/{i}" ADD_DATE="{1700000000 + i}" '
+        f'TAGS="bench,{"python" if i % 3 else "docker"}">Bookmark {i} about '
+        f"{'containers' if i % 5 == 0 else 'reading'}</A>"
+        for i in range(count)
+    ]
+    head = "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<TITLE>Bookmarks</TITLE>\n<DL><p>\n"
+    return (head + "\n".join(rows) + "\n</DL><p>\n").encode()
+
+
+def seed(base: str) -> str:
+    """Sign up, import BOOKMARKS bookmarks; return the session cookie header."""
+    browser = Browser(base)
+    browser.form(
+        "signup", {"username": "bench", "password": PASSWORD, "password_confirm": PASSWORD}
+    )
+    browser.upload("import", {"action": "import"}, "file", netscape_file(BOOKMARKS))
+    return browser.cookie_header()
+
+
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"requests\\": %d, \\"seconds\\": %f, \\"errors\\": %d, "
+    .. "\\"non2xx\\": %d, \\"p50_ms\\": %f, \\"p99_ms\\": %f}\\n",
+    summary.requests, summary.duration / 1e6,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout, summary.errors.status,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def wrk(url: str, cookie: str) -> dict[str, float]:
+    """wrk in its own process; requests/s and latency percentiles from its Lua summary."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_REPORT)
+        script.flush()
+        output = subprocess.run(
+            ["wrk", "--threads=2", f"--connections={WRK_CONNECTIONS}",
+             f"--duration={WRK_SECONDS}s", "--script", script.name,
+             "--header", f"Cookie: {cookie}", url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    result = json.loads(output.split("JSON ", 1)[1])
+    return {
+        "rps": round(result["requests"] / result["seconds"], 1),
+        "p50_ms": round(result["p50_ms"], 1),
+        "p99_ms": round(result["p99_ms"], 1),
+        "errors": result["errors"] + result["non2xx"],
+    }
+
+
+def load(base: str, cookie: str) -> dict[str, Any]:
+    return {"list": wrk(base, cookie), "search": wrk(base + "?q=containers+%23docker", cookie)}
+
+
+def measure_driftwood_stack(docker: DockerClient) -> dict[str, Any]:
+    port = free_port()
+    stack = Stack(
+        ROOT,
+        prod=True,
+        project=f"driftwood-bench-{uuid.uuid4().hex[:6]}",
+        overrides=(("DRIFTWOOD_HTTP_PORT", str(free_port())), ("DRIFTWOOD_HTTPS_PORT", str(port)),
+                   ("DRIFTWOOD_TAG", "bench"), ("DRIFTWOOD_SIGNUP_ENABLED", "true")),
+    )  # fmt: skip
+    prepare(stack, docker)
+    started = time.monotonic()
+    try:
+        up(stack)
+        healthy = time.monotonic() - started
+        # wrk over TLS against the self-signed certificate: it does not verify certificates.
+        base = f"https://127.0.0.1:{port}/"
+        return {"up_to_healthy_s": round(healthy, 1), **load(base, seed(base))}
+    finally:
+        down(stack, volumes=True)
+
+
+def measure_baseline_stack(docker: DockerClient) -> dict[str, Any]:
+    port = free_port()
+    project = f"driftwood-bench-baseline-{uuid.uuid4().hex[:6]}"
+    env = ROOT / ".cache" / f"{project}.env"
+    secrets = ROOT / ".cache" / project
+    ensure_secrets(secrets)
+    values = stack_variables(docker, ROOT) | {
+        "BASELINE_PORT": str(port),
+        "BASELINE_SECRETS": str(secrets),
+    }
+    env.parent.mkdir(exist_ok=True)
+    env.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    client = DockerClient(
+        compose_files=[BASELINE_DIR / "compose.yaml"],
+        compose_project_name=project,
+        compose_env_files=[env],
+    )
+    client.compose.build()
+    started = time.monotonic()
+    try:
+        client.compose.up(detach=True, wait=True, quiet=True)
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+        serving = time.monotonic() - started
+        client.compose.run(
+            "server", ["python", "-c", "from driftwood.cli import main; main(['migrate'])"],
+            remove=True, tty=False, workdir="/app/app",
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}/"
+        return {"up_to_healthy_s": round(serving, 1), **load(base, seed(base))}
+    finally:
+        client.compose.down(volumes=True)
+        env.unlink()
+        subprocess.run(["rm", "-rf", str(secrets)], check=True)
+
+
+def markdown(results: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        ("Image size, uncompressed (MB)", "uncompressed_mb"),
+        ("Image size, compressed in the registry (MB)", "compressed_mb"),
+        ("Layers", "layers"),
+        ("Cold build (s)", "cold_build_s"),
+        ("Rebuild after a code change (s)", "code_rebuild_s"),
+        ("Rebuild after a dependency change (s)", "deps_rebuild_s"),
+        ("`up` to all healthy / serving (s)", "up_to_healthy_s"),
+    ]
+    lines = ["| | Driftwood | docker init baseline |", "|---|---:|---:|"]
+    for label, key in rows:
+        cells = [str(results[name].get(key, "-")) for name in NAMES]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    for page in ("list", "search"):
+        for metric in ("rps", "p50_ms", "p99_ms", "errors"):
+            cells = [
+                str(results[n].get(page, {}).get(metric, "-")) for n in ("driftwood", "baseline")
+            ]
+            lines.append(f"| {page}: {metric} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    docker = DockerClient()
+    final = load_stage(ROOT / "stage.toml")
+    baseline = dataclasses.replace(
+        final, name="baseline", dockerfile=BASELINE_DIR / "Dockerfile", target=None,
+        image="driftwood-baseline",
+    )  # fmt: skip
+    results: dict[str, dict[str, Any]] = {}
+    for name, stage in (("driftwood", final), ("baseline", baseline)):
+        with tempfile.TemporaryDirectory(prefix="driftwood-bench-") as work:
+            committed_tree(Path(work))
+            results[name] = measure_builds(docker, stage, Path(work))
+        print(name, results[name], flush=True)
+    results["driftwood"] |= measure_driftwood_stack(docker)
+    results["baseline"] |= measure_baseline_stack(docker)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "image_stack.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (REPORTS / "image_stack.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

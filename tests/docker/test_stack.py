@@ -1,0 +1,141 @@
+"""The whole compose stack, dev and production layering, through nginx like a user.
+
+Each layering runs under its own project name and free ports, and is removed with its
+volumes at the end.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from ops import backup
+from ops.stack import Stack, down, prepare, up, url
+from tests.conftest import require
+
+pytestmark = [pytest.mark.docker, pytest.mark.stack]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest, docker: DockerClient) -> Iterator[Stack]:
+    layering = request.param
+    running = Stack(
+        ROOT,
+        prod=layering == "prod",
+        project=f"driftwood-test-{layering}-{uuid.uuid4().hex[:6]}",
+        overrides=(
+            ("DRIFTWOOD_HTTP_PORT", str(free_port())),
+            ("DRIFTWOOD_HTTPS_PORT", str(free_port())),
+            ("DRIFTWOOD_TAG", "test"),
+            ("DRIFTWOOD_SIGNUP_ENABLED", "true"),
+        ),
+    )
+    prepare(running, docker)
+    try:
+        up(running)
+        yield running
+    finally:
+        down(running, volumes=True)
+
+
+def psql(stack: Stack, sql: str) -> str:
+    """Run SQL through the `psql` tool service (the database publishes no port)."""
+    output = stack.client().compose.run(
+        "psql", ["psql", "--tuples-only", "--no-align", "--command", sql], remove=True, tty=False
+    )
+    return str(output).strip()
+
+
+def test_sign_up_and_save_a_bookmark_in_a_browser(stack: Stack) -> None:
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    address = url(stack)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True
+        )
+        page = browser.new_page(ignore_https_errors=stack.prod)
+        violations: list[str] = []
+        page.on("console", lambda message: violations.append(message.text))
+        page.goto(address + "signup")
+        page.fill("#username", "ada")
+        page.fill("#password", "correct horse battery")
+        page.fill("#password_confirm", "correct horse battery")
+        page.click("button[type=submit]")
+        page.goto(address + "bookmarks/new")
+        page.fill("#url", "https://example.org/driftwood")
+        page.fill("#title", "Saved through nginx")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        assert "Saved through nginx" in page.content()
+        browser.close()
+    # Nothing the Content-Security-Policy blocked (it would be logged to the console).
+    assert [text for text in violations if "Content Security Policy" in text] == []
+    assert psql(stack, "select title from bookmarks") == "Saved through nginx"
+
+
+def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> None:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    address = url(stack) + "login"  # http(s) only, from ops.stack
+    with urllib.request.urlopen(address, context=context, timeout=10) as response:  # noqa: S310
+        headers = response.headers
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert len(headers["X-Request-ID"]) == 32
+    assert ("Strict-Transport-Security" in headers) == stack.prod
+
+
+def test_database_is_unreachable_from_nginx(stack: Stack) -> None:
+    compose = stack.client().compose
+    db_ip = next(
+        settings.ip_address
+        for container in compose.ps(["db"])
+        for settings in container.network_settings.networks.values()
+    )
+    nginx = compose.ps(["nginx"])[0]
+    for target in ("db", db_ip):
+        probe = f"exec 3<>/dev/tcp/{target}/5432"
+        with pytest.raises(DockerException):
+            stack.client().execute(nginx, ["bash", "-c", f"timeout 3 bash -c '{probe}'"])
+
+
+def test_data_survives_down_and_up(stack: Stack) -> None:
+    psql(
+        stack, "create table if not exists survival (note text); insert into survival values ('x')"
+    )
+    down(stack)
+    up(stack, build=False)
+    assert psql(stack, "select count(*) from survival") == "1"
+
+
+def test_backup_then_restore_into_a_fresh_volume_gives_the_same_rows(stack: Stack) -> None:
+    psql(stack, "create table if not exists restored (n int); insert into restored values (1),(2)")
+    query = "select md5(string_agg(t::text, ',' order by t::text)) from restored t"
+    before = psql(stack, query), psql(stack, "select count(*) from users")
+    dump = backup.backup(stack)
+    try:
+        down(stack, volumes=True)
+        up(stack, build=False)
+        assert psql(stack, "select to_regclass('restored')") == ""
+        backup.restore(stack, dump)
+        assert (psql(stack, query), psql(stack, "select count(*) from users")) == before
+    finally:
+        dump.unlink()

@@ -163,8 +163,10 @@ class BaseFit:
 
 def _runs(docker: DockerClient, ref: str, *argv: str) -> str | None:
     """Output of `argv` run in `ref` (no entrypoint), or None when it cannot run there."""
+    # Through python-on-whales' runner to capture stderr: a missing program is an answer here.
+    command = [*docker.container.docker_cmd, "run", "--rm", "--entrypoint", argv[0], ref]
     try:
-        return str(docker.run(ref, list(argv[1:]), entrypoint=argv[0], remove=True)).strip()
+        return str(run([*command, *argv[1:]], capture_stderr=True)).strip()
     except DockerException:
         return None
 

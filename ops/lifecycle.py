@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from python_on_whales import Container, DockerClient
@@ -47,10 +48,11 @@ def timed_stop(
     try:
         wait_for(f"{name} ready", lambda: ready(container), timeout=60)
         pid1 = " ".join(docker.container.execute(name, ["cat", "/proc/1/cmdline"]).split("\0"))
-        started = time.monotonic()
+        # Timed to the engine's own record of the exit, not to when the CLI returns.
+        started = datetime.now(UTC)
         docker.container.stop(name)
-        seconds = time.monotonic() - started
         container.reload()
+        seconds = (container.state.finished_at - started).total_seconds()
         return Stop(form, pid1.strip(), round(seconds, 2), int(container.state.exit_code or 0))
     finally:
         remove_container(docker, name)

@@ -37,6 +37,7 @@ from ops import (
     stages,
     standins,
     version,
+    volumes,
 )
 from ops import doctor as ops_doctor
 from ops.scan import render
@@ -622,6 +623,53 @@ db_ns = Collection("db", db_backup, db_restore)
 deps_ns = Collection("deps", deps_lock)
 
 
+# ---- named volumes as files: backup, restore, and moving one to another host --------------
+
+
+@task(
+    name="backup",
+    help={
+        "volume": "the named volume to copy (its containers must be stopped)",
+        "output": "the archive to write (default backups/VOLUME.tar.gz)",
+    },
+)
+def volume_backup(c: Context, volume: str, output: str = "") -> None:
+    """Archive a named volume's files (owners, modes) through a throwaway container."""
+    archive = Path(output) if output else PROJECT_ROOT / "backups" / f"{volume}.tar.gz"
+    with _volume_errors():
+        written = volumes.backup(preflight.require_engine(DockerClient()), volume, archive)
+    print(f"{volume} -> {written} ({written.stat().st_size / 1e6:.1f} MB)")
+
+
+@task(
+    name="restore",
+    help={
+        "file": "the archive written by volume.backup (copied from another host, say)",
+        "volume": "the volume to fill (created when missing)",
+        "replace": "empty a volume that already holds files first (its data is lost)",
+    },
+)
+def volume_restore(c: Context, file: str, volume: str, replace: bool = False) -> None:
+    """Unpack an archive into a named volume, here or on another host."""
+    with _volume_errors():
+        docker = preflight.require_engine(DockerClient())
+        volumes.restore(docker, Path(file), volume, replace=replace)
+    print(f"{file} -> volume {volume}")
+
+
+@contextmanager
+def _volume_errors() -> Iterator[None]:
+    try:
+        yield
+    except (volumes.VolumeError, preflight.PreflightError, LookupError) as exc:
+        raise Exit(str(exc)) from exc
+    except DockerException as exc:
+        raise Exit(errors.explain(exc)) from exc
+
+
+volume_ns = Collection("volume", volume_backup, volume_restore)
+
+
 stage_ns = Collection(
     "stage",
     stage_tag,
@@ -643,5 +691,5 @@ learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases)
 
 ns = Collection(
     setup, doctor, up, down, logs, ps, base_ns, db_ns, deps_ns, stage_ns, image_ns, report_ns,
-    learn_ns,
+    learn_ns, volume_ns,
 )

@@ -11,12 +11,16 @@ For each of the two it measures, on this host (linux/amd64):
   - requests per second with p50/p99 latency, with wrk in a separate process, for the
     bookmark list and a search, for one user with BOOKMARKS bookmarks: through nginx for
     Driftwood (production layering), straight to gunicorn for the baseline (it has no proxy).
+Driftwood only, on request: --multiarch times a linux/amd64 + linux/arm64 build pushed as one
+index (arm64 under QEMU), --repro compares the digests of two clean builds.
 
-Run: .venv/bin/python bench/image_stack.py   (writes reports/bench/image_stack.{json,md})
+Run: .venv/bin/python bench/image_stack.py [--multiarch] [--repro]
+     (writes reports/bench/image_stack.{json,md})
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import http.cookiejar
 import json
@@ -31,6 +35,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +44,8 @@ from python_on_whales import DockerClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ops.build import build_stage  # noqa: E402
+from ops.build import build_args, build_stage  # noqa: E402
+from ops.ca import host_ca_bundle  # noqa: E402
 from ops.push import LOCAL_REGISTRY, platform_sizes  # noqa: E402
 from ops.secrets import ensure_secrets  # noqa: E402
 from ops.stack import Stack, down, prepare, stack_variables, up  # noqa: E402
@@ -103,6 +109,43 @@ def measure_builds(docker: DockerClient, stage: Stage, work: Path) -> dict[str, 
         "code_rebuild_s": round(code.seconds, 1),
         "deps_rebuild_s": round(deps.seconds, 1),
     }
+
+
+def measure_multiarch(docker: DockerClient, stage: Stage, work: Path) -> dict[str, Any]:
+    stage = dataclasses.replace(stage, context=work, dockerfile=work / "Dockerfile")
+    record = build_stage(
+        docker, stage, source_version(ROOT), show=lambda _: None, kind="multiarch",
+        platforms=["linux/amd64", "linux/arm64"],
+        push_to=f"{LOCAL_REGISTRY}/driftwood-bench/multiarch",
+    )  # fmt: skip
+    sizes = platform_sizes(LOCAL_REGISTRY, "driftwood-bench/multiarch", record.digest)
+    return {
+        "multiarch_build_s": round(record.seconds, 1),
+        "compressed_mb_by_platform": {p: round(b / 1e6, 1) for p, b in sizes.items()},
+    }
+
+
+def measure_reproducibility(docker: DockerClient, work: Path) -> dict[str, Any]:
+    """Two clean builds of one commit: SOURCE_DATE_EPOCH is the commit time, and the exporter
+    rewrites every file's time to it (rewrite-timestamp, BuildKit 0.13+; it cannot unpack the
+    image into the engine at the same time, so the result is pushed instead)."""
+    ca = host_ca_bundle()
+    digests = []
+    for run in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            metadata = Path(tmp) / "metadata.json"
+            docker.buildx.build(
+                work, target="app", cache=False, provenance=False, metadata_file=metadata,
+                build_args=build_args(docker, source_version(ROOT), {}),
+                secrets=[f"id=ca,src={ca}"] if ca else [],
+                output={
+                    "type": "image", "push": "true", "unpack": "false",
+                    "name": f"{LOCAL_REGISTRY}/driftwood-bench/repro:run{run}",
+                    "oci-mediatypes": "true", "rewrite-timestamp": "true",
+                },
+            )  # fmt: skip
+            digests.append(json.loads(metadata.read_text())["containerimage.digest"])
+    return {"repro_digests": digests, "reproducible": digests[0] == digests[1]}
 
 
 def wait_for(url: str, timeout: float = 180) -> None:
@@ -304,6 +347,10 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--multiarch", action="store_true", help="also time amd64+arm64")
+    parser.add_argument("--repro", action="store_true", help="also compare two clean builds")
+    options = parser.parse_args()
     docker = DockerClient()
     final = load_stage(ROOT / "stage.toml")
     baseline = dataclasses.replace(
@@ -316,6 +363,16 @@ def main() -> None:
             committed_tree(Path(work))
             results[name] = measure_builds(docker, stage, Path(work))
         print(name, results[name], flush=True)
+    extras: list[Callable[[Path], dict[str, Any]]] = []
+    if options.multiarch:
+        extras.append(lambda work: measure_multiarch(docker, final, work))
+    if options.repro:
+        extras.append(lambda work: measure_reproducibility(docker, work))
+    for extra in extras:
+        with tempfile.TemporaryDirectory(prefix="driftwood-bench-") as work:
+            committed_tree(Path(work))
+            results["driftwood"] |= extra(Path(work))
+        print(results["driftwood"], flush=True)
     results["driftwood"] |= measure_driftwood_stack(docker)
     results["baseline"] |= measure_baseline_stack(docker)
     REPORTS.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,9 @@ platforms. Both work as a base:
   platform or for `--platform linux/amd64,linux/arm64`, with no registry involved;
 - the pinned ref `resolve_refs()` returns, 127.0.0.1:5000/library/NAME:TAG@sha256:...,
   resolves through the registry, for buildx and for `docker compose` alike.
-A digest pin on the docker.io name (`python:3.13-slim-trixie@sha256:<stand-in digest>`)
-is not used: the engine would look that digest up on Docker Hub.
+`python:3.13-slim-trixie@sha256:<stand-in digest>` resolves too (the containerd store keeps
+the index by digest), but it reads as the official image and no registry anywhere serves
+it, so resolve_refs pins the registry ref instead.
 """
 
 from __future__ import annotations

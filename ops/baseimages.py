@@ -56,8 +56,7 @@ class BaseImage:
     @property
     def local_repository(self) -> str:
         """Where the stand-in lives in the local registry (Docker Hub's `library/` layout)."""
-        path = self.repository if "/" in self.repository else f"library/{self.repository}"
-        return path
+        return self.repository if "/" in self.repository else f"library/{self.repository}"
 
     @property
     def standin_ref(self) -> str:

@@ -8,7 +8,6 @@ with its log in a file and its pid in a pid file, and wait until `/v2/` answers.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -86,13 +85,3 @@ def start(timeout: float = 30.0) -> int:
             break
         time.sleep(0.3)
     raise RuntimeError(f"the registry did not answer on {ADDRESS}; see {LOG}")
-
-
-def running_pid() -> int | None:
-    """The pid from our pid file, if that process is still alive."""
-    try:
-        pid = int(PIDFILE.read_text())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid

@@ -11,20 +11,26 @@ Everything happens in one savepoint: an unexpected error leaves the account as i
 The caller commits (or, for a dry run, nothing was written).
 """
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+import psycopg
+from psycopg import Copy, sql
+from sqlalchemy import ColumnElement, Text, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, selectinload
 
-from driftwood import library
-from driftwood.models import Bookmark, User, Visibility
+from driftwood import library, tagging
+from driftwood.models import Bookmark, User, Visibility, bookmark_tags
 from driftwood.netscape import NetscapeBookmark, ParseResult
 from driftwood.urls import InvalidURL, normalize_url
 
 _TEXTS = ("title", "description", "notes")
-_LOOKUP_CHUNK = 1000  # URLs per `IN (...)` when looking for bookmarks already stored
+_COLUMNS = ("user_id", "url", "url_normalized", "title", "description", "notes", "unread")
+_COLUMNS += ("visibility", "created_at", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -65,22 +71,22 @@ def _entry(item: NetscapeBookmark, detail: str = "") -> ImportEntry:
 def _merge(first: NetscapeBookmark, again: NetscapeBookmark) -> NetscapeBookmark:
     """The first occurrence of a URL, completed by a later one (blanks filled, tags added)."""
     texts = {name: getattr(first, name) or getattr(again, name) for name in _TEXTS}
-    return replace(first, **texts, tags=(*first.tags, *again.tags))
+    tags = tagging.clean_tag_names((*first.tags, *again.tags))
+    return replace(first, **texts, tags=tuple(tags))
+
+
+def _any(keys: list[str]) -> ColumnElement[Any]:
+    # One array parameter (`= ANY(%s)`), not an `IN` list of 10,000 parameters.
+    return any_(bindparam("keys", keys, type_=ARRAY(Text)))
 
 
 def _stored(session: Session, user: User, keys: list[str]) -> dict[str, Bookmark]:
-    found: dict[str, Bookmark] = {}
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
-        found.update(
-            (bookmark.url_normalized, bookmark)
-            for bookmark in session.scalars(
-                select(Bookmark)
-                .where(library.owned_by(user), Bookmark.url_normalized.in_(chunk))
-                .options(selectinload(Bookmark.tags))
-            )
-        )
-    return found
+    found = session.scalars(
+        select(Bookmark)
+        .where(library.owned_by(user), Bookmark.url_normalized == _any(keys))
+        .options(selectinload(Bookmark.tags))
+    )
+    return {bookmark.url_normalized: bookmark for bookmark in found}
 
 
 def _additions(bookmark: Bookmark, item: NetscapeBookmark) -> dict[str, Any]:
@@ -121,12 +127,12 @@ def import_bookmarks(
 
     with session.begin_nested():
         stored = _stored(session, user, list(unique))
+        new: dict[str, NetscapeBookmark] = {}
         for key, item in unique.items():
             bookmark = stored.get(key)
             if bookmark is None:
                 report.added.append(_entry(item))
-                if not dry_run:
-                    _create(session, user, item)
+                new[key] = item
                 continue
             changes = _additions(bookmark, item)
             if not changes:
@@ -135,23 +141,59 @@ def import_bookmarks(
             report.updated.append(_entry(item, _describe(changes)))
             if not dry_run:
                 library.update_bookmark(session, bookmark, **changes)
+        if not dry_run:
+            _create_all(session, user, new)
     for outcome in (report.added, report.updated, report.skipped, report.rejected):
         outcome.sort(key=lambda entry: entry.line)
     return report
 
 
-def _create(session: Session, user: User, item: NetscapeBookmark) -> None:
-    library.create_bookmark(
-        session,
-        user,
-        url=item.url,
-        title=item.title,
-        description=item.description,
-        notes=item.notes,
-        tags=item.tags,
-        unread=item.unread,
-        # A browser export says nothing about sharing: private is the safe default.
-        visibility=Visibility(item.visibility) if item.visibility else Visibility.PRIVATE,
-        created_at=item.added,
-        updated_at=item.modified,
+def _create_all(session: Session, user: User, new: dict[str, NetscapeBookmark]) -> None:
+    """Store the new bookmarks with PostgreSQL's COPY rather than several statements per
+    bookmark (`library.create_bookmark`): a 10,000-entry file takes seconds, not minutes.
+    The rules stay the library's: `netscape.parse` ran `clean_url` and `clean_tag_names`,
+    the keys come from `normalize_url`, the tags from `tags_named`."""
+    if not new:
+        return
+    names = [name for item in new.values() for name in item.tags]
+    tag_ids = {tag.name.lower(): tag.id for tag in tagging.tags_named(session, user, names)}
+    now = datetime.now(UTC)
+    with _copy(session, Bookmark.__tablename__, _COLUMNS) as copy:
+        for key, item in new.items():
+            copy.write_row(_row(user, key, item, now))
+    ids = dict(
+        session.execute(
+            select(Bookmark.url_normalized, Bookmark.id).where(
+                library.owned_by(user), Bookmark.url_normalized == _any(list(new))
+            )
+        ).all()
     )
+    _link_tags(
+        session,
+        [(ids[key], tag_ids[name.lower()]) for key, item in new.items() for name in item.tags],
+    )
+
+
+def _link_tags(session: Session, links: list[tuple[int, int]]) -> None:
+    with _copy(session, bookmark_tags.name, ("bookmark_id", "tag_id")) as copy:
+        for link in links:
+            copy.write_row(link)
+
+
+def _row(user: User, key: str, item: NetscapeBookmark, now: datetime) -> tuple[Any, ...]:
+    # A browser export says nothing about sharing: private is the safe default.
+    visibility = Visibility(item.visibility or Visibility.PRIVATE.value).value
+    texts = (item.title.strip(), item.description.strip(), item.notes.strip())
+    dates = (item.added or now, item.modified or item.added or now)
+    return (user.id, item.url, key, *texts, item.unread, visibility, *dates)
+
+
+@contextlib.contextmanager
+def _copy(session: Session, table: str, columns: Sequence[str]) -> Iterator[Copy]:
+    """A COPY into `table` inside the session's transaction (so a rollback undoes it)."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    driver: psycopg.Connection[Any] = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        yield copy

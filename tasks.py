@@ -56,25 +56,34 @@ def setup(c: Context, force: bool = False) -> None:
     if the_plan.missing:
         raise Exit("setup could not complete this host; run the fixes above", code=1)
     seeded = _seed(docker, force)
+    rows = _check(docker, show_table=False)
     if the_plan.nothing_to_do and all(s.outcome == "present" for s in seeded):
-        print("Nothing to do: this host is ready.")
+        print(f"Nothing to do: this host is ready ({len(rows)} checks passed).")
+    else:
+        print(f"Host ready: {len(rows)} checks passed. `invoke doctor` shows them.")
 
 
 @task
 def doctor(c: Context) -> None:
     """Check every prerequisite: found or missing, version, and the command that fixes it."""
-    docker = DockerClient()
+    _check(DockerClient(), show_table=True)
+
+
+def _check(docker: DockerClient, *, show_table: bool) -> list[ops_doctor.Check]:
+    """Run the doctor's checks; the table is always shown when something required is missing."""
     facts = bootstrap.probe_host(docker)
     rows = ops_doctor.checks(
         facts, ops_doctor.probe_tools(), ops_doctor.probe_base_images(docker, facts)
     )
-    ops_doctor.render(rows, Console())
+    missing = ops_doctor.missing_required(rows)
+    if show_table or missing:
+        ops_doctor.render(rows, Console())
     optional = ops_doctor.absent_optional(rows)
     if optional:
         print("optional, absent: " + ", ".join(row.name for row in optional))
-    missing = ops_doctor.missing_required(rows)
     if missing:
         raise Exit("missing: " + ", ".join(row.name for row in missing), code=1)
+    return [row for row in rows if row.found]
 
 
 @task(name="seed", help={"force": "rebuild the stand-ins even when present"})

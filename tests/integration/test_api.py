@@ -3,6 +3,7 @@ that lets one user read or change another user's bookmarks."""
 
 import io
 import re
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
@@ -189,6 +190,12 @@ def test_list_search_and_pages(session, alice, as_alice: Api) -> None:
         "Docker tip 3",
     ]
     assert as_alice.call("get", BOOKMARKS + "?limit=x", BOOKMARKS).status_code == 400
+    assert as_alice.call("get", BOOKMARKS + "?added_since=x", BOOKMARKS).status_code == 400
+    later = quote(datetime.now(UTC).isoformat())
+    since = as_alice.call("get", f"{BOOKMARKS}?modified_since={later}", BOOKMARKS).get_json()
+    assert since["count"] == 0
+    early = as_alice.call("get", BOOKMARKS + "?added_since=2000-01-01T00:00:00Z", BOOKMARKS)
+    assert early.get_json()["count"] == 5
     archived = as_alice.call("get", "/api/bookmarks/archived/", "/api/bookmarks/archived/")
     assert archived.get_json()["count"] == 0
 

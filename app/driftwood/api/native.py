@@ -7,7 +7,7 @@ linkding's; `visibility` adds Driftwood's third state next to linkding's `shared
 Every route works on the token owner's bookmarks only. The document is `openapi.yaml`.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
@@ -69,6 +69,17 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
         raise InvalidInput({name: ["A valid integer is required."]}) from None
 
 
+def _date_arg(name: str) -> datetime | None:
+    value = request.args.get(name)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput({name: ["An ISO 8601 date and time is required."]}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _page_links(count: int, limit: int, offset: int) -> tuple[str | None, str | None]:
     def link(at: int) -> str:
         args = {**request.args.to_dict(), "limit": limit, "offset": at}
@@ -101,6 +112,12 @@ def list_bookmarks() -> Response:
     offset = _int_arg("offset", 0, 10**9)
     query = parse_query(request.args.get("q", ""))
     scope = library.owned_by(g.user)
+    for name, column in (
+        ("added_since", Bookmark.created_at),
+        ("modified_since", Bookmark.updated_at),
+    ):
+        if since := _date_arg(name):
+            scope = scope & (column > since)
     page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset)
     count = library.count_bookmarks(session, scope, query)
     return _envelope(count, limit, offset, [bookmark_json(b) for b in page.bookmarks])

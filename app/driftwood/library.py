@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, case, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -45,7 +45,7 @@ def public_of(user: User) -> ColumnElement[bool]:
 
 def shared_with_users() -> ColumnElement[bool]:
     """What any signed-in user of the instance may see of everyone's bookmarks."""
-    return Bookmark.visibility.in_((Visibility.SHARED, Visibility.PUBLIC))
+    return Bookmark.visibility != Visibility.PRIVATE
 
 
 def public() -> ColumnElement[bool]:
@@ -224,32 +224,41 @@ def list_bookmarks(
     cursor: str | None = None,
     offset: int = 0,
 ) -> Page:
-    """One page of bookmarks in `scope` matching `query`: ranked when there are words to
-    rank by, newest first otherwise.
+    """One page of bookmarks in `scope` matching `query`: best search tier first (see
+    search.py), newest first within a tier.
 
     Pages are keyset-paginated: `cursor` names the last row seen, so page 1,000 costs what
     page 1 costs (OFFSET would read and discard every earlier row). `offset` exists for
-    linkding-style API clients.
+    linkding-style API clients, and costs what OFFSET costs.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     found = search.build(query)
-    order_key = found.rank if found.rank is not None else Bookmark.created_at
-    statement = (
-        select(Bookmark, order_key.label("order_key"))
+    newest_first = (Bookmark.created_at.desc(), Bookmark.id.desc())
+    base = (
+        select(Bookmark)
         .where(scope, *found.conditions)
-        .order_by(order_key.desc(), Bookmark.id.desc())
         .options(selectinload(Bookmark.tags), selectinload(Bookmark.user))
-        .limit(limit + 1)
-        .offset(max(0, offset))
     )
-    after = _decode_cursor(cursor, ranked=found.rank is not None)
-    if after is not None:
-        statement = statement.where(tuple_(order_key, Bookmark.id) < tuple_(*after))
-    rows = session.execute(statement).all()
+    if offset > 0 and not cursor:
+        tier = case(*((c, i) for i, c in enumerate(found.tiers)))
+        statement = base.order_by(tier, *newest_first).offset(offset).limit(limit)
+        # No cursor: whoever pages by offset continues by offset.
+        return Page(list(session.scalars(statement)), None)
+    after = _decode_cursor(cursor, tiers=len(found.tiers))
+    rows: list[tuple[int, Bookmark]] = []
+    for number in range(after[0] if after else 0, len(found.tiers)):
+        statement = base.where(found.tiers[number]).order_by(*newest_first)
+        if after and number == after[0]:
+            statement = statement.where(
+                tuple_(Bookmark.created_at, Bookmark.id) < tuple_(after[1], after[2])
+            )
+        rows += [(number, b) for b in session.scalars(statement.limit(limit + 1 - len(rows)))]
+        if len(rows) > limit:
+            break
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(rows[-1].order_key, rows[-1].Bookmark.id) if more else None
-    return Page([row.Bookmark for row in rows], next_cursor)
+    next_cursor = _encode_cursor(*rows[-1]) if more else None
+    return Page([bookmark for _, bookmark in rows], next_cursor)
 
 
 def count_bookmarks(
@@ -264,18 +273,15 @@ def count_bookmarks(
     )
 
 
-def _encode_cursor(key: datetime | float, bookmark_id: int) -> str:
-    value = key.isoformat() if isinstance(key, datetime) else repr(float(key))
-    return f"{value}~{bookmark_id}"
+def _encode_cursor(tier: int, bookmark: Bookmark) -> str:
+    return f"{tier}~{bookmark.created_at.isoformat()}~{bookmark.id}"
 
 
-def _decode_cursor(cursor: str | None, *, ranked: bool) -> tuple[datetime | float, int] | None:
-    """The (order key, id) a cursor names; a malformed or foreign cursor starts over."""
-    if not cursor:
-        return None
-    value, _, bookmark_id = cursor.rpartition("~")
+def _decode_cursor(cursor: str | None, *, tiers: int) -> tuple[int, datetime, int] | None:
+    """The (tier, created_at, id) a cursor names; a malformed or foreign cursor starts over."""
     try:
-        key = float(value) if ranked else datetime.fromisoformat(value)
-        return key, int(bookmark_id)
+        tier, created_at, bookmark_id = (cursor or "").split("~")
+        after = int(tier), datetime.fromisoformat(created_at), int(bookmark_id)
     except ValueError:
         return None
+    return after if 0 <= after[0] < tiers else None

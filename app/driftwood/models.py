@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,6 +112,13 @@ class Bookmark(Base):
         Index("bookmarks_user_id_created_at_id_idx", "user_id", "created_at", "id"),
         Index("bookmarks_search_idx", "search", postgresql_using="gin"),
         Index("bookmarks_visibility_created_at_idx", "visibility", "created_at", "id"),
+        # Everything other users may see (the /shared page), newest first.
+        Index(
+            "bookmarks_shared_created_at_idx",
+            "created_at",
+            "id",
+            postgresql_where=text("visibility <> 'private'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

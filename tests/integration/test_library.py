@@ -132,6 +132,23 @@ def test_ranked_search_pages_with_a_cursor(session, alice):
     assert cursor is None
 
 
+def test_offset_pages_follow_the_same_order_as_cursor_pages(session, alice):
+    for i in range(6):
+        title = "kettle" if i % 2 else "other"
+        library.create_bookmark(
+            session, alice, url=f"https://e.example/{i}", title=title, description="kettle"
+        )
+    query, scope = parse_query("kettle"), library.owned_by(alice)
+    everything = _urls(library.list_bookmarks(session, scope, query, limit=10))
+    assert everything[:3] == [f"https://e.example/{i}" for i in (5, 3, 1)]  # title matches
+    by_offset = [
+        url
+        for n in (0, 2, 4)
+        for url in _urls(library.list_bookmarks(session, scope, query, limit=2, offset=n))
+    ]
+    assert by_offset == everything
+
+
 def test_tag_counts_rename_and_merge(session, alice, bob):
     library.create_bookmark(session, alice, url="https://a.example/", tags=["py", "web"])
     library.create_bookmark(session, alice, url="https://b.example/", tags=["Python"])

@@ -6,8 +6,9 @@
 # Base images: deploy/base-images.yaml is the one source of truth. invoke passes each as
 # NAME:TAG@sha256:DIGEST (the tag says what it is, the digest makes it immutable): the
 # official digest where the lock records one, else the local stand-in's. These defaults, for
-# a plain `docker build`, carry the lock's digest too once it has one (a test keeps them equal).
-ARG DEBIAN_IMAGE=debian:trixie-slim
+# a plain `docker build`, carry the lock's official digest where it has one (a test keeps
+# them equal to the lock).
+ARG DEBIAN_IMAGE=debian:trixie-slim@sha256:9b6ccd28f4913155f35e10ecd4437347d86ebce4ecf5853b3568141468faec56
 ARG NGINX_IMAGE=nginx:1.30-trixie
 
 

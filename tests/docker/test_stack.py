@@ -103,6 +103,13 @@ def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> N
     assert ("Strict-Transport-Security" in headers) == stack.prod
 
 
+def test_database_is_unreachable_from_the_host(stack: Stack) -> None:
+    db = stack.client().compose.ps(["db"])[0]
+    for settings in db.network_settings.networks.values():
+        with pytest.raises(OSError), socket.create_connection((settings.ip_address, 5432), 3):
+            pass
+
+
 def test_database_is_unreachable_from_nginx(stack: Stack) -> None:
     compose = stack.client().compose
     db_ip = next(

@@ -39,7 +39,9 @@ def test_only_nginx_publishes_a_port_and_on_loopback_by_default(base, prod):
 
 
 def test_networks_keep_the_database_away_from_nginx_and_the_host(base):
-    assert base["networks"]["backend"] == {"internal": True}
+    backend = base["networks"]["backend"]
+    assert backend["internal"] is True
+    assert backend["driver_opts"] == {"com.docker.network.bridge.inhibit_ipv4": "true"}
     services = base["services"]
     assert services["nginx"]["networks"] == ["frontend"]
     assert set(services["app"]["networks"]) == {"frontend", "backend"}

@@ -9,6 +9,7 @@ engine reports it healthy.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,8 @@ def start(docker: DockerClient, stage: Stage, project_root: Path, image: str | N
     if is_final(stage, project_root):
         production = stack.Stack(project_root, prod=True)
         stack.prepare(production, docker)
+        if image:
+            _use_verified_app(docker, stage, production, image)
         stack.up(production, build=image is None)
         return stack.url(production)
     if stage.compose_files:
@@ -92,6 +95,19 @@ def start(docker: DockerClient, stage: Stage, project_root: Path, image: str | N
     )
     wait_healthy(container)  # type: ignore[arg-type]
     return stage.run.url
+
+
+def _use_verified_app(
+    docker: DockerClient, stage: Stage, production: stack.Stack, image: str
+) -> None:
+    """Make the stack run exactly the verified digest: pulled by digest, tagged under a tag
+    of its own (compose reads DRIFTWOOD_TAG from the environment before any env file), and
+    never rebuilt; only nginx, which carries no app code of its own to verify, is built."""
+    tag = "verified-" + image.rpartition("@sha256:")[2][:12]
+    docker.image.pull(image, quiet=True)
+    docker.image.tag(image, f"{stage.image}:{tag}")
+    os.environ["DRIFTWOOD_TAG"] = tag
+    production.client().compose.build([stage.run.service or "nginx"], quiet=True)
 
 
 def stop(docker: DockerClient, stage: Stage, project_root: Path) -> None:

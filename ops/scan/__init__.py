@@ -8,25 +8,55 @@ over every layer, dive, the SBOM and a vulnerability scanner where one is instal
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from detect_secrets.__version__ import VERSION as DETECT_SECRETS_VERSION
 from python_on_whales import DockerClient
 
 from ops.scan import policy, tools
-from ops.scan.image import gather
-from ops.scan.model import CheckResult, ScanReport, compare
+from ops.scan.image import ImageMaterial, extract_layer, gather
+from ops.scan.model import CheckResult, ScanReport, compare, result
 from ops.scan.render import markdown
 from ops.scan.sarif import to_sarif
 from ops.scan.sbom import build_sbom, sbom_check
 from ops.stages import CHECKS, Stage
+
+# Per-layer detect-secrets reports, keyed by its version and the layer digest.
+SECRETS_CACHE = Path(".cache/scan/secrets") / DETECT_SECRETS_VERSION
 
 
 def _relative(path: Path | None, root: Path) -> str:
     if path is None:
         return "-"
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _layer_secrets(material: ImageMaterial, workdir: Path, cache: Path) -> CheckResult:
+    """detect-secrets over every layer on its own: a secret a later layer deletes still
+    ships in the layer that added it. Reports are cached by layer digest, so the base
+    layers that images share are scanned once, not in every scan."""
+    if not tools.find_tool("detect-secrets"):
+        return tools.unavailable("secrets.layers", "detect-secrets", "pip install detect-secrets")
+    findings = []
+    for layer in material.layers:
+        cached = cache / f"{layer.digest.replace(':', '-')}.json"
+        if cached.exists():
+            report = json.loads(cached.read_text())
+        else:
+            directory = extract_layer(material.archive, layer, workdir / "layers" / layer.digest)
+            try:
+                report = tools.detect_secrets(directory)
+            except RuntimeError as exc:
+                return CheckResult("secrets.layers", "fail", str(exc), (), "detect-secrets")
+            shutil.rmtree(directory)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(report))
+        findings += tools.parse_detect_secrets(report, layer.label)
+    clean = f"{len(material.layers)} layers clean"
+    return result("secrets.layers", findings, clean, "detect-secrets")
 
 
 def scan_image(
@@ -54,7 +84,7 @@ def scan_image(
             stage.size_budget_mb,
             dockerfile_name,
         )
-        results.append(tools.run_detect_secrets(material.layers))
+        results.append(_layer_secrets(material, Path(tmp), project_root / SECRETS_CACHE))
         efficiency, dive_figures = tools.run_dive(material.archive, Path(tmp))
         results.append(efficiency)
         digest = (material.inspect.repo_digests or [None])[0]

@@ -26,31 +26,48 @@ class ImageMaterial:
     inspect: ImageInspectResult
     history: list[str]
     archive: Path  # the `docker save` tarball, for dive and vulnerability scanners
-    layers: list[tuple[str, Path]]  # (layer name, directory of its regular files)
+    layers: list[Layer]
     files: list[FileEntry]  # the flattened filesystem
     root: Path  # the SBOM's files, extracted under their image paths
 
 
 def _regular_files_only(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
     """Safe extraction (no absolute or escaping paths) of readable regular files only."""
-    member = tarfile.data_filter(member, dest)
-    return member.replace(mode=0o644, deep=False) if member.isfile() else None
+    if not member.isfile():  # devices, links and directories carry no secrets of their own
+        return None
+    return tarfile.data_filter(member, dest).replace(mode=0o644, deep=False)
 
 
-def _read_saved(archive: Path, workdir: Path) -> tuple[list[str], list[tuple[str, Path]]]:
+@dataclass(frozen=True)
+class Layer:
+    label: str  # "2/7": its place in the image
+    digest: str  # the blob's digest: the same layer in another image has the same one
+    member: str  # its path inside the saved archive
+
+
+def _read_saved(archive: Path) -> tuple[list[str], list[Layer]]:
     with tarfile.open(archive) as saved:
         manifest = json.load(saved.extractfile("manifest.json"))[0]  # type: ignore[arg-type]
         config = json.load(saved.extractfile(manifest["Config"]))  # type: ignore[arg-type]
-        history = [h.get("created_by", "") for h in config.get("history", [])]
-        layers = []
-        for number, name in enumerate(manifest["Layers"], start=1):
-            directory = workdir / "layers" / f"{number:02d}"
-            directory.mkdir(parents=True)
-            blob = saved.extractfile(name)
-            with tarfile.open(fileobj=blob, mode="r:*") as layer:
-                layer.extractall(directory, filter=_regular_files_only)  # noqa: S202 (filtered)
-            layers.append((f"{number}/{len(manifest['Layers'])}", directory))
+    history = [h.get("created_by", "") for h in config.get("history", [])]
+    count = len(manifest["Layers"])
+    layers = [
+        Layer(
+            f"{number}/{count}", "sha256:" + member.rsplit("/", 1)[-1].removesuffix(".tar"), member
+        )
+        for number, member in enumerate(manifest["Layers"], start=1)
+    ]
     return history, layers
+
+
+def extract_layer(archive: Path, layer: Layer, directory: Path) -> Path:
+    """The layer's regular files, unpacked on their own under `directory`."""
+    directory.mkdir(parents=True)
+    with tarfile.open(archive) as saved:
+        blob = saved.extractfile(layer.member)
+        with tarfile.open(fileobj=blob, mode="r:*") as unpacked:
+            unpacked.extractall(directory, filter=_regular_files_only)  # noqa: S202 (filtered)
+    return directory
 
 
 def _read_exported(export: Path, root: Path) -> list[FileEntry]:
@@ -68,7 +85,7 @@ def gather(docker: DockerClient, image: str, workdir: Path) -> ImageMaterial:
     inspect = docker.image.inspect(image)
     archive = workdir / "image.tar"
     docker.image.save(image, output=archive)
-    history, layers = _read_saved(archive, workdir)
+    history, layers = _read_saved(archive)
     export = workdir / "rootfs.tar"
     # Created, never started: a command is only needed for images that declare none.
     container = docker.container.create(image, command=["/nonexistent"])

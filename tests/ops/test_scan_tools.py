@@ -31,20 +31,21 @@ def test_parse_hadolint_info_notes_do_not_fail() -> None:
     assert tools.parse_hadolint(notes, "Dockerfile").status == "pass"
 
 
-def test_detect_secrets_finds_a_key_in_one_layer_only(tmp_path: Path) -> None:
+def test_detect_secrets_finds_a_key_and_names_its_layer(tmp_path: Path) -> None:
     require(tools.find_tool("detect-secrets") is not None, "detect-secrets")
     clean, dirty = tmp_path / "1", tmp_path / "2"
     (clean / "etc").mkdir(parents=True)
     (clean / "etc" / "app.conf").write_text("password_file = /run/secrets/db\n")
+    (clean / "bin").mkdir()
+    (clean / "bin" / "tool").write_bytes(b"\x7fELF\0\0AKIAIOSFODNN7EXAMPLE")  # binaries: skipped
     (dirty / "opt").mkdir(parents=True)
     (dirty / "opt" / "credentials").write_text("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n")
-    check = tools.run_detect_secrets([("1/2", clean), ("2/2", dirty)])
-    assert check.status == "fail"
-    (finding,) = check.findings
+    assert tools.detect_secrets(clean) == {"results": {}}
+    (finding,) = tools.parse_detect_secrets(tools.detect_secrets(dirty), "2/2")
     assert finding.location == "/opt/credentials"
     assert finding.rule == "AWS Access Key"
+    assert finding.line == 1
     assert "layer 2/2" in finding.message
-    assert tools.run_detect_secrets([("1/1", clean)]).status == "pass"
 
 
 def test_parse_structure() -> None:

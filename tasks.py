@@ -277,6 +277,7 @@ def _clear_errors() -> Iterator[None]:
         print(exc.log)
         raise Exit(f"error: {exc}", code=1) from exc
     except (
+        chapters.ChapterError,
         stages.StageError,
         preflight.PreflightError,
         push.RegistryError,
@@ -287,6 +288,17 @@ def _clear_errors() -> Iterator[None]:
         raise Exit(f"error: {exc}", code=1) from exc
     except DockerException as exc:
         raise Exit(f"error: {errors.explain(exc)}", code=1) from exc
+
+
+def _image_stage(name: str | None) -> stages.Stage:
+    """The stage to build, scan, push or run: one with an image of its own."""
+    the_stage = stages.find_stage(PROJECT_ROOT, name)
+    if not the_stage.builds:
+        raise stages.StageError(
+            f"stage {the_stage.name} has no image of its own (kind {the_stage.kind}): "
+            f"use `invoke stage.up {the_stage.number}`"
+        )
+    return the_stage
 
 
 def _platforms(platform: str | None) -> list[str] | None:
@@ -317,7 +329,7 @@ def stage_run(
 ) -> None:
     """Bring a stage up, wait until it is healthy, and print its URL."""
     with _clear_errors():
-        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        the_stage = _image_stage(stage)
         docker = preflight.require_engine(DockerClient())
         image = None
         if verify:
@@ -373,7 +385,7 @@ def image_build(
         image_push(c, stage=stage, platform=platform, registry=registry)
         return
     with _clear_errors():
-        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        the_stage = _image_stage(stage)
         docker = preflight.require_engine(DockerClient())
         args = dict(arg.split("=", 1) for arg in build_arg or [])
         record = build.build_stage(
@@ -407,7 +419,7 @@ def image_scan(
 ) -> None:
     """Scan a stage's image; exit non-zero only where it contradicts its stage.toml."""
     with _clear_errors():
-        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        the_stage = _image_stage(stage)
         docker = preflight.require_engine(DockerClient())
         report, sbom, dive = scan.scan_image(
             docker, the_stage, image or build.local_tag(the_stage), PROJECT_ROOT, require_vuln_scan
@@ -437,9 +449,9 @@ def image_push(
     latest: bool = False,
     platform: str | None = None,
 ) -> None:
-    """Push a stage as one multi-arch index by digest, then tag it: version, git, stage."""
+    """Push a stage as one multi-arch index, then tag it: version, commit, stage."""
     with _clear_errors():
-        the_stage = stages.find_stage(PROJECT_ROOT, stage)
+        the_stage = _image_stage(stage)
         docker = preflight.require_engine(DockerClient())
         record = push.push_stage(
             docker,
@@ -699,6 +711,18 @@ learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases)
 
 
 ns = Collection(
-    setup, doctor, up, down, logs, ps, base_ns, db_ns, deps_ns, stage_ns, image_ns, report_ns,
-    learn_ns, volume_ns,
+    setup,
+    doctor,
+    up,
+    down,
+    logs,
+    ps,
+    base_ns,
+    db_ns,
+    deps_ns,
+    stage_ns,
+    image_ns,
+    report_ns,
+    learn_ns,
+    volume_ns,
 )

@@ -50,13 +50,13 @@ T = TypeVar("T")
 def setup(c: Context, force: bool = False) -> None:
     """Make this host ready: engine, plugins, QEMU, registry, base images. Idempotent."""
     docker = DockerClient()
-    the_plan = bootstrap.setup(docker, print)
+    the_plan, facts = bootstrap.setup(docker, print)
     for item in the_plan.missing:
         print(f"missing: {item.what}; fix: {item.fix}")
     if the_plan.missing:
         raise Exit("setup could not complete this host; run the fixes above", code=1)
     seeded = _seed(docker, force)
-    rows = _check(docker, show_table=False)
+    rows = _check(docker, facts, show_table=False)
     if the_plan.nothing_to_do and all(s.outcome == "present" for s in seeded):
         print(f"Nothing to do: this host is ready ({len(rows)} checks passed).")
     else:
@@ -66,12 +66,14 @@ def setup(c: Context, force: bool = False) -> None:
 @task
 def doctor(c: Context) -> None:
     """Check every prerequisite: found or missing, version, and the command that fixes it."""
-    _check(DockerClient(), show_table=True)
+    docker = DockerClient()
+    _check(docker, bootstrap.probe_host(docker), show_table=True)
 
 
-def _check(docker: DockerClient, *, show_table: bool) -> list[ops_doctor.Check]:
+def _check(
+    docker: DockerClient, facts: bootstrap.HostFacts, *, show_table: bool
+) -> list[ops_doctor.Check]:
     """Run the doctor's checks; the table is always shown when something required is missing."""
-    facts = bootstrap.probe_host(docker)
     rows = ops_doctor.checks(
         facts, ops_doctor.probe_tools(), ops_doctor.probe_base_images(docker, facts)
     )

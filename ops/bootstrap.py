@@ -334,10 +334,12 @@ _HANDLERS: dict[Action, Callable[[Step, DockerClient, Callable[[str], None]], No
 }
 
 
-def setup(docker: DockerClient, say: Callable[[str], None]) -> Plan:
-    """Probe, plan, report what cannot be done here, and apply; return the plan applied."""
-    the_plan = plan(probe_host(docker))
+def setup(docker: DockerClient, say: Callable[[str], None]) -> tuple[Plan, HostFacts]:
+    """Probe, plan and apply; return the plan and the host's facts afterwards."""
+    facts = probe_host(docker)
+    the_plan = plan(facts)
     if the_plan.nothing_to_do:
         say("host: engine, plugins, QEMU and registry already installed and running")
+        return the_plan, facts
     apply(the_plan.steps, docker, say)
-    return the_plan
+    return the_plan, probe_host(docker)

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,11 +147,13 @@ def probe_base_images(docker: DockerClient, facts: HostFacts) -> dict[str, bool]
 def probe_tools() -> dict[str, str | None]:
     """Each tool's version, looking in this virtualenv first (pip-installed binaries)."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    versions: dict[str, str | None] = {}
-    for tool, args in TOOLS.items():
+
+    def version(tool: str) -> str | None:
         binary = shutil.which(tool, path=path)
-        versions[tool] = _version(binary, args) if binary else None
-    return versions
+        return _version(binary, TOOLS[tool]) if binary else None
+
+    with ThreadPoolExecutor(max_workers=len(TOOLS)) as pool:
+        return dict(zip(TOOLS, pool.map(version, TOOLS), strict=True))
 
 
 def _version(binary: str, args: list[str]) -> str | None:

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,22 +52,29 @@ def version_tuple(version: str | None) -> tuple[int, ...]:
 
 
 def probe(docker: DockerClient) -> EngineFacts:
-    """Ask the engine (whatever the client's context points at) what it is and can do."""
-    try:
-        version = docker.version()
-        info = docker.system.info()
-    except DockerException:
-        return EngineFacts()
-    server = version.server
-    driver_status = [tuple(pair) for pair in (info.driver_status or [])]
-    return EngineFacts(
-        server_version=server.version if server else None,
-        api_version=server.api_version if server else None,
-        containerd_store=("driver-type", CONTAINERD_SNAPSHOTTER) in driver_status,
-        buildx_version=_plugin_version(docker, "buildx"),
-        compose_version=_plugin_version(docker, "compose"),
-        platforms=_builder_platforms(docker),
-    )
+    """Ask the engine (whatever the client's context points at) what it is and can do.
+
+    The five CLI calls run side by side: a second `invoke setup` is mostly this probe.
+    """
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        version = pool.submit(docker.version)
+        info = pool.submit(docker.system.info)
+        buildx = pool.submit(_plugin_version, docker, "buildx")
+        compose = pool.submit(_plugin_version, docker, "compose")
+        platforms = pool.submit(_builder_platforms, docker)
+        try:
+            server = version.result().server
+            driver_status = [tuple(pair) for pair in (info.result().driver_status or [])]
+        except DockerException:
+            return EngineFacts()
+        return EngineFacts(
+            server_version=server.version if server else None,
+            api_version=server.api_version if server else None,
+            containerd_store=("driver-type", CONTAINERD_SNAPSHOTTER) in driver_status,
+            buildx_version=buildx.result(),
+            compose_version=compose.result(),
+            platforms=platforms.result(),
+        )
 
 
 def _plugin_version(docker: DockerClient, plugin: str) -> str | None:

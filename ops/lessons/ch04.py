@@ -148,7 +148,6 @@ class BuildRun:
     seconds: float
     steps: dict[str, str]
     digest: str | None = None
-    log: tuple[str, ...] = ()
 
     def state(self, fragment: str) -> str | None:
         """How the step whose instruction contains `fragment` finished, if it ran."""
@@ -215,7 +214,7 @@ def build(
         lines.extend(stream)  # type: ignore[arg-type]
         seconds = round(time.monotonic() - started, 2)
         digest = json.loads(metadata.read_text()).get("containerimage.digest")
-    return BuildRun(tag, seconds, step_states(lines), digest, tuple(lines))
+    return BuildRun(tag, seconds, step_states(lines), digest)
 
 
 def change_one_line(path: Path) -> None:

@@ -13,8 +13,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import re
 import secrets
 import shutil
 import tarfile
@@ -39,8 +37,6 @@ HUNDREDS_MB = 200
 # Programs that build or install software: none belongs in a runtime image.
 BUILD_TOOLS = ("gcc", "cc", "g++", "make", "pip", "pip3", "apt-get")
 CACHES = ("/root/.cache/pip", "/var/cache/apt/archives", "/var/lib/apt/lists")
-CONTEXT_LINE = re.compile(r"transferring context: (?P<size>[\d.]+)(?P<unit>[kMG]?B)")
-UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
 
 
 def _built(ctx: LessonContext) -> BuildRun:
@@ -157,32 +153,43 @@ def no_caches(ctx: LessonContext) -> Result:
     )
 
 
-def context_bytes(run: BuildRun) -> float | None:
-    """What BuildKit says it transferred as the build context (its last report)."""
-    found = [CONTEXT_LINE.search(line) for line in run.log]
-    sizes = [float(m["size"]) * UNITS[m["unit"]] for m in found if m]
-    return sizes[-1] if sizes else None
+# What the image needs from the folder: the Dockerfile copies these and nothing else.
+NEEDED = {"pyproject.toml", "README.md", "requirements", "app"}
 
 
-def folder_bytes(root: Path) -> int:
-    return sum((Path(r) / f).lstat().st_size for r, _, files in os.walk(root) for f in files)
+def build_context(docker: DockerClient, root: Path) -> list[Path]:
+    """The files the builder receives from `root` after .dockerignore: a scratch build
+    that copies the whole context, exported to a folder, listed."""
+    with tempfile.TemporaryDirectory(prefix="driftwood-context-") as tmp:
+        dockerfile = Path(tmp) / "Dockerfile"  # outside the context: not sent, not ignored
+        dockerfile.write_text("FROM scratch\nCOPY . /\n")
+        out = Path(tmp) / "out"
+        docker.buildx.build(root, file=dockerfile, output={"type": "local", "dest": str(out)})
+        return [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
+
+
+def folder_files(root: Path) -> list[Path]:
+    return [p.relative_to(root) for p in root.rglob("*") if p.is_file()]
 
 
 @LESSON.claim(
     "The .dockerignore allow-list sends the builder only what the image needs.",
-    hint=".dockerignore: `*` first, then `!` for each path the Dockerfile copies; "
-    "the build log's `transferring context:` line is the size sent.",
+    hint=".dockerignore: `*` first, then `!` for each path the Dockerfile copies; list what "
+    "gets through with a scratch build: `FROM scratch` + `COPY . /`, `--output type=local`.",
 )
 def small_context(ctx: LessonContext) -> Result:
-    sent = context_bytes(_built(ctx))
-    folder = folder_bytes(ctx.root)
-    if sent is None:  # the context was unchanged and cached: measure it with a clean build
-        sent = context_bytes(_clean_builds(ctx)[0])
+    sent = build_context(ctx.docker, ctx.root)
+    everything = folder_files(ctx.root)
+    extra = sorted({p.parts[0] for p in sent} - NEEDED)
+    sent_kb = sum((ctx.root / p).stat().st_size for p in sent) / 1e3
+    all_kb = sum((ctx.root / p).stat().st_size for p in everything) / 1e3
     return Result.expect(
-        sent is not None and sent < folder / 2,
-        f"sent {(sent or 0) / 1e3:.0f} kB of the folder's {folder / 1e3:.0f} kB",
-        context_kb=round((sent or 0) / 1e3),
-        folder_kb=round(folder / 1e3),
+        bool(sent) and not extra,
+        f"sent {len(sent)} files ({sent_kb:.0f} kB) of the folder's {len(everything)} "
+        f"({all_kb:.0f} kB); outside what the image needs: {', '.join(extra) or 'nothing'}",
+        context_files=len(sent),
+        context_kb=round(sent_kb),
+        folder_files=len(everything),
     )
 
 

@@ -1,5 +1,5 @@
-"""Chapters 04-06 without an engine: reading BuildKit's progress, the context size, where two
-image archives differ, and the chapter files that must stay in step."""
+"""Chapters 04-06 without an engine: reading BuildKit's progress, where two image archives
+differ, and the chapter files that must stay in step."""
 
 import io
 import json
@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 from ops.lessons.ch04 import DEPENDENCY_STEP, BuildRun, step_states
-from ops.lessons.ch05 import context_bytes, differing_files
+from ops.lessons.ch05 import differing_files
 
 CHAPTERS = Path(__file__).resolve().parents[2] / "chapters"
 
@@ -21,24 +21,17 @@ export PIP_CERT=/run/secrets/ca; fi && pip install -r requirements/app.lock
 #7 0.512 Collecting flask==3.1.3
 #7 DONE 12.3s
 #3 [internal] load build context
-#3 transferring context: 1.05MB 0.2s
 #3 transferring context: 2.31MB 0.4s done
 #3 DONE 0.5s
 """.splitlines(keepends=True)
 
 
 def test_step_states_name_each_step_by_its_whole_instruction() -> None:
-    run = BuildRun("t", 1.0, step_states(PROGRESS), log=tuple(PROGRESS))
+    run = BuildRun("t", 1.0, step_states(PROGRESS))
     assert run.state(DEPENDENCY_STEP) == "DONE"
     assert run.state("apt-get install") == "CACHED"
     assert run.state("load build context") is None  # BuildKit's own steps are left out
     assert run.cached == 1
-
-
-def test_context_bytes_is_the_last_transfer_report() -> None:
-    run = BuildRun("t", 1.0, {}, log=tuple(PROGRESS))
-    assert context_bytes(run) == 2.31e6
-    assert context_bytes(BuildRun("t", 1.0, {})) is None
 
 
 def _archive(path: Path, files: dict[str, bytes]) -> Path:

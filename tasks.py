@@ -307,13 +307,13 @@ def _platforms(platform: str | None) -> list[str] | None:
     return platform.split(",") if platform else None
 
 
-@task(name="list", help={"json": "print the stage names as a JSON list (for CI matrices)"})
+@task(name="list", help={"json": "print the stages that build an image as a JSON list (CI matrix)"})
 def stage_list(c: Context, json: bool = False) -> None:
     """List the stages, chapters first and the final stage last."""
     with _clear_errors():
         all_stages = stages.discover(PROJECT_ROOT)
     if json:
-        print(dumps([s.name for s in all_stages]))
+        print(dumps([s.name for s in all_stages if s.builds]))
     for s in [] if json else all_stages:
         print(f"{s.number:>3}  {s.name:<12} {s.title}  ({s.manifest.relative_to(PROJECT_ROOT)})")
 

@@ -127,21 +127,21 @@ def measure_multiarch(docker: DockerClient, stage: Stage, work: Path) -> dict[st
 
 def measure_reproducibility(docker: DockerClient, work: Path) -> dict[str, Any]:
     """Two clean builds of one commit: SOURCE_DATE_EPOCH is the commit time, and the exporter
-    rewrites every file's time to it (rewrite-timestamp, BuildKit 0.13+; it cannot unpack the
-    image into the engine at the same time, so the result is pushed instead)."""
+    rewrites every file's time to it (rewrite-timestamp, BuildKit 0.13+). The engine's own
+    image store refuses that option (it conflicts with unpacking), so each build is written
+    as an OCI archive and the manifest digests are compared."""
     ca = host_ca_bundle()
     digests = []
-    for run in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            metadata = Path(tmp) / "metadata.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in (1, 2):
+            metadata = Path(tmp) / f"metadata-{run}.json"
             docker.buildx.build(
                 work, target="app", cache=False, provenance=False, metadata_file=metadata,
                 build_args=build_args(docker, source_version(ROOT), {}),
                 secrets=[f"id=ca,src={ca}"] if ca else [],
                 output={
-                    "type": "image", "push": "true", "unpack": "false",
-                    "name": f"{LOCAL_REGISTRY}/driftwood-bench/repro:run{run}",
-                    "oci-mediatypes": "true", "rewrite-timestamp": "true",
+                    "type": "oci", "dest": str(Path(tmp) / f"image-{run}.tar"),
+                    "rewrite-timestamp": "true",
                 },
             )  # fmt: skip
             digests.append(json.loads(metadata.read_text())["containerimage.digest"])

@@ -32,6 +32,12 @@ class DuplicateBookmark(ValueError):
         self.existing = existing
 
 
+def clean_text(text: str) -> str:
+    """Trimmed, without what PostgreSQL text cannot hold: NUL, and lone surrogates (which
+    JSON escapes like "\\ud800" can produce)."""
+    return "".join(c for c in text if c != "\x00" and not "\ud800" <= c <= "\udfff").strip()
+
+
 # --- Who may see what: every listing starts from one of these ----------------------------
 
 
@@ -94,9 +100,9 @@ def create_bookmark(
         user_id=user.id,
         url=url,
         url_normalized=normalized,
-        title=title.strip(),
-        description=description.strip(),
-        notes=notes.strip(),
+        title=clean_text(title),
+        description=clean_text(description),
+        notes=clean_text(notes),
         unread=unread,
         visibility=visibility,
         tags=tags_named(session, user, tags),
@@ -133,7 +139,7 @@ def update_bookmark(
         bookmark.url, bookmark.url_normalized = url, normalized
     for name, value in (("title", title), ("description", description), ("notes", notes)):
         if value is not None:
-            setattr(bookmark, name, value.strip())
+            setattr(bookmark, name, clean_text(value))
     if unread is not None:
         bookmark.unread = unread
     if visibility is not None:

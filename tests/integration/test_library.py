@@ -165,11 +165,3 @@ def test_tag_counts_rename_and_merge(session, alice, bob):
     assert counts(bob) == {"py": 1}
     tagging.rename_tag(session, alice, merged, "Py3")
     assert counts(alice) == {"Py3": 2, "web": 1}
-
-
-def test_tag_names_are_cleaned():
-    assert tagging.parse_tags(" #a, b  A c,, ") == ["a", "b", "c"]
-    assert tagging.clean_tag_names(["Bookmarks Toolbar", " ", "x,y"]) == [
-        "Bookmarks-Toolbar",
-        "x-y",
-    ]

@@ -1,0 +1,44 @@
+"""The search SQL, compiled without a database: user text only ever travels as data."""
+
+from sqlalchemy.dialects import postgresql
+
+from driftwood import search
+from driftwood.query import parse_query
+from driftwood.tagging import clean_tag_names, parse_tags
+
+
+def sql(query_text: str) -> str:
+    found = search.build(parse_query(query_text))
+    clauses = [*found.conditions, *found.tiers]
+    return " AND ".join(
+        str(c.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        for c in clauses
+    )
+
+
+def test_words_become_quoted_prefixes_so_operators_stay_literal():
+    assert search.prefix_query(("kett", "it's", "a&b|!c")) == ("'kett':* & 'it''s':* & 'a&b|!c':*")
+    assert search.prefix_query(("back\\slash",), "AB") == "'backslash':*AB"
+    assert search.prefix_query(("!!!", "--")) is None  # nothing to search for
+
+
+def test_words_give_three_tiers_and_no_words_give_one():
+    assert len(search.build(parse_query("kettle tea")).tiers) == 3
+    assert len(search.build(parse_query('#tea "a phrase" site:example.org')).tiers) == 1
+
+
+def test_every_filter_reaches_the_sql():
+    text = sql('kettle "a phrase" -bad #tea -#old site:example.org is:unread is:public')
+    assert "to_tsquery('simple'::regconfig, '''kettle'':*')" in text  # quotes doubled in SQL
+    assert "phraseto_tsquery('simple'::regconfig, 'a phrase')" in text
+    assert "NOT (bookmarks.search @@ phraseto_tsquery('simple'::regconfig, 'bad'))" in text
+    assert "lower(tags.name) = 'tea'" in text
+    assert "NOT (EXISTS" in text
+    assert "bookmarks.host = 'example.org' OR bookmarks.host LIKE '%%.example.org'" in text
+    assert "bookmarks.unread IS true" in text
+    assert "bookmarks.visibility = 'public'" in text
+
+
+def test_tag_names_are_cleaned():
+    assert parse_tags(" #a, b  A c,, ") == ["a", "b", "c"]
+    assert clean_tag_names(["Bookmarks Toolbar", " ", "x,y"]) == ["Bookmarks-Toolbar", "x-y"]

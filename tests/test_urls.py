@@ -38,6 +38,7 @@ def test_normalisation_is_idempotent():
         "http://",
         "https://x.org:abc/",
         "https://x.org/a\nb",
+        "https://x.org/\udc80",
         "https://" + "a" * 3000 + ".org",
     ],
 )

@@ -42,8 +42,8 @@ def clean_url(text: str) -> str:
         raise InvalidURL("enter a URL")
     if len(url) > MAX_URL_LENGTH:
         raise InvalidURL(f"URLs longer than {MAX_URL_LENGTH} characters are not supported")
-    if any(ord(c) < 32 or c == "\x7f" for c in url):
-        raise InvalidURL("the URL contains control characters")
+    if any(ord(c) < 32 or c == "\x7f" or "\ud800" <= c <= "\udfff" for c in url):
+        raise InvalidURL("the URL contains control characters or broken Unicode")
     if "://" not in url and ":" not in url.split("/", 1)[0]:
         url = "https://" + url
     try:

@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from python_on_whales import DockerClient
 
@@ -277,25 +278,43 @@ def secret_in_no_layer(ctx: LessonContext) -> Result:
     )
 
 
+def layers(archive: Path) -> list[bytes]:
+    """The image's layers in order (index -> manifest -> layers), decompressed."""
+    contents = blobs(archive)
+
+    def document(digest: str) -> dict[str, Any]:
+        return json.loads(contents[digest.removeprefix("sha256:")])
+
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+    manifest = document(index["manifests"][0]["digest"])
+    return [contents[layer["digest"].removeprefix("sha256:")] for layer in manifest["layers"]]
+
+
+def _listing(layer: bytes) -> dict[str, str]:
+    """Path -> mode, owner, time and content hash of every entry of one layer."""
+    listing = {}
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        for member in tar.getmembers():
+            file = tar.extractfile(member) if member.isfile() else None
+            content = file.read() if file else b""
+            meta = f"{member.mode}:{member.uid}:{member.gid}:{member.mtime}:"
+            listing[member.name] = meta + hashlib.sha256(content).hexdigest()
+    return listing
+
+
 def differing_files(first: Path, second: Path, limit: int = 5) -> list[str]:
-    """Paths whose content or metadata differs between the two archives' layers."""
-
-    def files(archive: Path) -> dict[str, str]:
-        listing = {}
-        for data in blobs(archive).values():
-            try:
-                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
-                    for member in layer.getmembers():
-                        file = layer.extractfile(member) if member.isfile() else None
-                        content = file.read() if file else b""
-                        meta = f"{member.mode}:{member.uid}:{member.gid}:{member.mtime}:"
-                        listing[member.name] = meta + hashlib.sha256(content).hexdigest()
-            except tarfile.TarError:
-                continue  # a manifest or config, not a layer
-        return listing
-
-    a, b = files(first), files(second)
-    return sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p))[:limit]
+    """`layer N: path` for entries that differ between the two images, layer by layer."""
+    one, two = layers(first), layers(second)
+    if len(one) != len(two):
+        return [f"{len(one)} layers vs {len(two)}"]
+    found = []
+    for number, (a, b) in enumerate(zip(one, two, strict=True), start=1):
+        if a != b:
+            left, right = _listing(a), _listing(b)
+            paths = sorted(p for p in left.keys() | right.keys() if left.get(p) != right.get(p))
+            found += [f"layer {number}: {path}" for path in paths]
+    return found[:limit]
 
 
 @LESSON.claim(

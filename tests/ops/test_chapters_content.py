@@ -1,6 +1,7 @@
 """Chapters 04-06 without an engine: reading BuildKit's progress, where two image archives
 differ, and the chapter files that must stay in step."""
 
+import hashlib
 import io
 import json
 import tarfile
@@ -34,28 +35,41 @@ def test_step_states_name_each_step_by_its_whole_instruction() -> None:
     assert run.cached == 1
 
 
-def _archive(path: Path, files: dict[str, bytes]) -> Path:
-    """A minimal OCI-style archive: one uncompressed layer blob and a config blob."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    blobs = {"blobs/sha256/layer": layer.getvalue(), "blobs/sha256/config": json.dumps({}).encode()}
+def _blob(out: tarfile.TarFile, data: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    info = tarfile.TarInfo("blobs/sha256/" + digest.removeprefix("sha256:"))
+    info.size = len(data)
+    out.addfile(info, io.BytesIO(data))
+    return digest
+
+
+def _archive(path: Path, *layers: dict[str, bytes]) -> Path:
+    """A minimal OCI archive: index.json -> manifest -> uncompressed layers."""
     with tarfile.open(path, "w") as out:
-        for name, data in blobs.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            out.addfile(info, io.BytesIO(data))
+        digests = []
+        for files in layers:
+            layer = io.BytesIO()
+            with tarfile.open(fileobj=layer, mode="w") as tar:
+                for name, data in files.items():
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+            digests.append(_blob(out, layer.getvalue()))
+        manifest = json.dumps({"layers": [{"digest": d} for d in digests]}).encode()
+        index = json.dumps({"manifests": [{"digest": _blob(out, manifest)}]}).encode()
+        info = tarfile.TarInfo("index.json")
+        info.size = len(index)
+        out.addfile(info, io.BytesIO(index))
     return path
 
 
-def test_differing_files_names_what_changed_between_two_builds(tmp_path: Path) -> None:
-    one = _archive(tmp_path / "1.tar", {"usr/a": b"same", "var/log/dpkg.log": b"12:00"})
-    two = _archive(tmp_path / "2.tar", {"usr/a": b"same", "var/log/dpkg.log": b"12:01"})
-    assert differing_files(one, two) == ["var/log/dpkg.log"]
+def test_differing_files_names_the_layer_and_path_that_changed(tmp_path: Path) -> None:
+    base = {"etc/os-release": b"trixie"}
+    one = _archive(tmp_path / "1.tar", base, {"usr/a": b"same", "var/log/dpkg.log": b"12:00"})
+    two = _archive(tmp_path / "2.tar", base, {"usr/a": b"same", "var/log/dpkg.log": b"12:01"})
+    assert differing_files(one, two) == ["layer 2: var/log/dpkg.log"]
     assert differing_files(one, one) == []
+    assert differing_files(one, _archive(tmp_path / "3.tar", base)) == ["2 layers vs 1"]
 
 
 def test_stage_06_builds_chapter_05s_image_unchanged() -> None:

@@ -6,7 +6,9 @@ from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags, transfer
-from driftwood.api import native, pinboard, tokens
+from driftwood.api import bookmarks as bookmark_api
+from driftwood.api import pinboard, tokens
+from driftwood.api import tags as tag_api
 from driftwood.urls import is_safe_link
 
 # The signed-in navigation, in order: (label, endpoint). Entries whose blueprint is not
@@ -48,7 +50,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(transfer.bp)
     app.register_blueprint(tokens.bp)
-    app.register_blueprint(native.bp)
+    app.register_blueprint(bookmark_api.bp)
+    app.register_blueprint(tag_api.bp)
+    app.register_blueprint(tag_api.document)
     app.register_blueprint(pinboard.bp)
 
     app.jinja_env.globals["nav_links"] = nav_links

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from driftwood import library, search, tagging
 from driftwood.api import tokens
-from driftwood.api.native import token_from_header
+from driftwood.api.common import token_from_header
 from driftwood.api.schema import iso
 from driftwood.db import get_session
 from driftwood.models import Bookmark, Visibility

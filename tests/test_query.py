@@ -1,9 +1,10 @@
 """The search syntax parser: examples users type, and fuzzing for totality and round trips."""
 
 import pytest
-from driftwood.query import MAX_QUERY_LENGTH, SearchQuery, format_query, parse_query
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+from driftwood.query import MAX_QUERY_LENGTH, SearchQuery, format_query, parse_query
 
 
 @pytest.mark.parametrize(

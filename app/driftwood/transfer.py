@@ -68,12 +68,20 @@ def export_json(session: Session, user: User) -> dict[str, Any]:
     }
 
 
+def import_limit() -> str:
+    """DRIFTWOOD_MAX_IMPORT_BYTES for people: "20 MiB", or bytes below one MiB."""
+    limit = int(current_app.config["MAX_IMPORT_BYTES"])
+    return f"{limit / 2**20:.3g} MiB" if limit >= 2**20 else f"{limit} bytes"
+
+
 def too_large_message() -> str:
-    limit = current_app.config["MAX_IMPORT_BYTES"]
-    return (
-        f"The file is larger than the import limit of {limit / 1_000_000:g} MB"
-        " (DRIFTWOOD_MAX_IMPORT_BYTES)."
-    )
+    limit = import_limit()
+    return f"The file is larger than the import limit of {limit} (DRIFTWOOD_MAX_IMPORT_BYTES)."
+
+
+@bp.context_processor
+def limit_for_templates() -> dict[str, str]:
+    return {"import_limit": import_limit()}
 
 
 @bp.url_value_preprocessor

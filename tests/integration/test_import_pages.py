@@ -55,7 +55,9 @@ def upload(client, name: str, action: str, data: bytes | None = None):
 
 def test_preview_then_import(app, session, alice) -> None:
     client = logged_in(app, "alice")
-    assert "Import a bookmark file" in client.get("/import").text
+    form = client.get("/import").text
+    assert "Import a bookmark file" in form
+    assert "at most 20 MiB" in form
     preview = upload(client, "firefox.html", "preview")
     assert preview.status_code == 200
     assert "8 would be added, 0 would be updated, 0 duplicates skipped, 2 rejected" in preview.text
@@ -85,7 +87,7 @@ def test_a_file_over_the_limit_is_refused_with_413(app, alice) -> None:
     client = logged_in(app, "alice")
     response = upload(client, "big.html", "import", b"<DT>" * 1000)
     assert response.status_code == 413
-    assert "larger than the import limit of 0.001 MB" in response.text
+    assert "larger than the import limit of 1000 bytes" in response.text
 
 
 def test_missing_file(app, alice) -> None:

@@ -165,7 +165,9 @@ def build_context(docker: DockerClient, root: Path) -> list[Path]:
         dockerfile = Path(tmp) / "Dockerfile"  # outside the context: not sent, not ignored
         dockerfile.write_text("FROM scratch\nCOPY . /\n")
         out = Path(tmp) / "out"
-        docker.buildx.build(root, file=dockerfile, output={"type": "local", "dest": str(out)})
+        docker.buildx.build(
+            root, file=dockerfile, output={"type": "local", "dest": str(out)}, progress=False
+        )
         return [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
 
 

@@ -83,6 +83,7 @@ def read_rows(docker: DockerClient, container: Container) -> str | None:
 
 
 def where_data_lives(container: Container) -> str:
+    container.reload()
     for mount in container.mounts:
         if mount.destination == PGDATA:
             return f"{mount.type} volume {mount.name[:12]}" if mount.name else str(mount.type)
@@ -112,8 +113,9 @@ def stage_uses_volume(ctx: LessonContext) -> Result:
 
 @LESSON.claim(
     "Data written in a container without a named volume is gone once the container is removed.",
-    hint="The postgres image declares VOLUME for PGDATA: without -v it gets an anonymous "
-    "volume, which `docker rm -v` (and `docker run --rm`) deletes with the container.",
+    hint="Without -v the data lives in the container's writable layer, or in an anonymous "
+    "volume when the image declares VOLUME (the official postgres image does); "
+    "`docker rm -v` and `docker run --rm` delete both with the container.",
 )
 def no_volume_loses_data(ctx: LessonContext) -> Result:
     with database(ctx, "scratch-1", None) as first:

@@ -26,14 +26,25 @@ RUNTIME_PACKAGES = (
     "libmpdec4", "libuuid1", "python3-minimal", "python3.13-minimal", "libpython3.13-minimal",
     "libpython3.13-stdlib",
 )  # fmt: skip
-# Files only (dpkg -L lists folders too), plus merged-/usr's top-level links: every binary's
-# loader path is /lib64/... or /lib/....
-ROOTFS_SCRIPT = """set -eu
-dpkg -L "$@" | sort -u | while read -r path; do
-    if [ -f "$path" ] || [ -L "$path" ]; then printf '%s\\n' "$path"; fi
-done >/tmp/files
-for link in /bin /sbin /lib /lib64; do [ -L "$link" ] && echo "$link" >>/tmp/files; done
-tar --create --no-recursion --file /out/rootfs.tar --files-from /tmp/files
+# Run by the Python image's own interpreter: the files of those packages that are installed
+# (dpkg -L lists folders too), each under its real path (merged /usr: /bin is a link to
+# usr/bin, so /bin/x and /usr/bin/x are one file), plus the top-level links themselves,
+# which every binary's loader path (/lib64/...) goes through.
+ROOTFS_SCRIPT = """
+import os, subprocess, sys, tarfile
+files = set()
+for package in sys.argv[1:]:
+    listed = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True)
+    for path in listed.stdout.splitlines():
+        real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        if os.path.isfile(real) or os.path.islink(real):
+            files.add(real)
+with tarfile.open("/out/rootfs.tar", "w") as tar:
+    for link in ("/bin", "/sbin", "/lib", "/lib64"):
+        if os.path.islink(link):
+            tar.add(link)
+    for path in sorted(files):
+        tar.add(path, recursive=False)
 """
 
 
@@ -139,7 +150,7 @@ def distroless_style(docker: DockerClient, python_ref: str, tag: str) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         docker.run(
             python_ref,
-            ["sh", "-c", ROOTFS_SCRIPT, "rootfs", *RUNTIME_PACKAGES],
+            ["python3", "-c", ROOTFS_SCRIPT, *RUNTIME_PACKAGES],
             remove=True,
             volumes=[(scratch, "/out")],
         )

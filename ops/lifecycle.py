@@ -28,6 +28,7 @@ class Stop:
     pid1: str  # PID 1's command line, as `docker top` shows it
     seconds: float
     exit_code: int
+    log: str  # what the process logged, up to its exit
 
 
 def timed_stop(
@@ -53,7 +54,8 @@ def timed_stop(
         docker.container.stop(name)
         container.reload()
         seconds = (container.state.finished_at - started).total_seconds()
-        return Stop(form, pid1.strip(), round(seconds, 2), int(container.state.exit_code or 0))
+        exit_code = int(container.state.exit_code or 0)
+        return Stop(form, pid1.strip(), round(seconds, 2), exit_code, container.logs())
     finally:
         remove_container(docker, name)
 

@@ -17,7 +17,7 @@ from ops.lessons.byhand import GUNICORN, ByHand
 from ops.lessons.probes import container, http_status
 
 STAGE = ByHand()
-STOP_TIMEOUT = 3  # seconds `docker stop` waits before SIGKILL (10 by default): keeps it short
+STOP_TIMEOUT = 10  # seconds `docker stop` waits before SIGKILL: Docker's default
 
 LESSON = Lesson(
     chapter=3,
@@ -79,7 +79,8 @@ def run_options(ctx: LessonContext) -> Result:
     )
     return Result.expect(
         observed == (STAGE.memory, STAGE.cpus, STAGE.pids, "on-failure", True),
-        "memory {}, cpus {:g}, pids {}, restart {}, DATABASE_URL set {}".format(*observed),
+        f"memory {observed[0] / 2**20:g} MiB, cpus {observed[1]:g}, pids {observed[2]}, "
+        f"restart {observed[3]}, DATABASE_URL set {observed[4]}",
     )
 
 
@@ -121,14 +122,21 @@ def shell_form_is_killed(ctx: LessonContext) -> Result:
 
 
 @LESSON.claim(
-    "Exec form: gunicorn is PID 1, gets SIGTERM itself and exits cleanly in under a second.",
-    hint="gunicorn's graceful_timeout (driftwood/gunicorn_conf.py); `docker logs` of the stop",
+    "Exec form: gunicorn is PID 1, gets SIGTERM itself, drains and exits cleanly (exit 0) "
+    "before the stop timeout.",
+    hint="gunicorn's graceful_timeout (driftwood/gunicorn_conf.py); `docker logs` of the stop "
+    "should say `Handling signal: term`",
 )
 def exec_form_stops_cleanly(ctx: LessonContext) -> Result:
     stop = _stop(ctx, "exec")
+    signalled = "Handling signal: term" in stop.log
     return Result.expect(
-        stop.exit_code == 0 and stop.seconds < 1,
-        f"PID 1 `{stop.pid1[:40]}`: exit {stop.exit_code} after {stop.seconds:.2f} s",
+        "gunicorn" in stop.pid1
+        and signalled
+        and stop.exit_code == 0
+        and stop.seconds < STOP_TIMEOUT,
+        f"PID 1 `{stop.pid1[:40]}`: got SIGTERM {signalled}, exit {stop.exit_code} after "
+        f"{stop.seconds:.2f} s",
         exec_form_stop_s=stop.seconds,
         exec_form_exit=stop.exit_code,
     )

@@ -156,6 +156,9 @@ def bulk() -> Response:
         flash("Select some bookmarks first.", "error")
     elif action == "delete":
         flash(f"Deleted {library.bulk_delete(db, g.user, ids)} bookmarks.", "success")
+    elif action in ("read", "unread"):
+        count = library.bulk_mark_unread(db, g.user, ids, unread=action == "unread")
+        flash(f"Marked {count} bookmarks as {action}.", "success")
     elif action in ("tag", "untag") and tags:
         change = {"add": tags} if action == "tag" else {"remove": tags}
         count = library.bulk_tag(db, g.user, ids, **change)

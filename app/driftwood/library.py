@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -208,6 +208,19 @@ def bulk_tag(
 
 def bulk_delete(session: Session, user: User, bookmark_ids: Sequence[int]) -> int:
     result = session.execute(delete(Bookmark).where(owned_by(user), Bookmark.id.in_(bookmark_ids)))
+    session.expire_all()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def bulk_mark_unread(
+    session: Session, user: User, bookmark_ids: Sequence[int], *, unread: bool
+) -> int:
+    result = session.execute(
+        update(Bookmark)
+        .where(owned_by(user), Bookmark.id.in_(bookmark_ids))
+        .values(unread=unread, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
     session.expire_all()
     return int(result.rowcount)  # type: ignore[attr-defined]
 

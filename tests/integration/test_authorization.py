@@ -73,7 +73,8 @@ def test_bob_cannot_change_alices_bookmarks_or_tags(session, as_bob, alice, priv
         == 404
     )
     assert form_post(as_bob, f"/bookmarks/{private.id}/delete").status_code == 404
-    form_post(as_bob, "/bookmarks/bulk", {"ids": [str(private.id)], "action": "delete"})
+    for action in ("delete", "unread"):
+        form_post(as_bob, "/bookmarks/bulk", {"ids": [str(private.id)], "action": action})
     form_post(
         as_bob, "/bookmarks/bulk", {"ids": [str(private.id)], "action": "tag", "tags": "pwned"}
     )
@@ -87,7 +88,7 @@ def test_bob_cannot_change_alices_bookmarks_or_tags(session, as_bob, alice, priv
     session.expire_all()
     kept = library.get_bookmark(session, alice, private.id)
     assert kept is not None
-    assert (kept.url, kept.title) == ("https://alice.example/private", SECRET)
+    assert (kept.url, kept.title, kept.unread) == ("https://alice.example/private", SECRET, False)
     assert [t.name for t in kept.tags] == ["secret-tag"]
 
 

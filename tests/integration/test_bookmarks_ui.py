@@ -86,12 +86,16 @@ def test_edit_and_delete(session, signed_in, alice):
     assert library.get_bookmark(session, alice, bookmark.id) is None
 
 
-def test_bulk_tag_and_delete(session, signed_in, alice):
+def test_bulk_tag_mark_and_delete(session, signed_in, alice):
     for i in range(3):
         add(signed_in, url=f"https://example.org/{i}")
     ids = [str(b.id) for b in library.list_bookmarks(session, library.owned_by(alice)).bookmarks]
     form_post(signed_in, "/bookmarks/bulk", {"ids": ids[:2], "action": "tag", "tags": "batch"})
     assert signed_in.get("/?q=%23batch").get_data(as_text=True).count('class="bookmark"') == 2
+    form_post(signed_in, "/bookmarks/bulk", {"ids": ids[:1], "action": "unread"})
+    assert signed_in.get("/?q=is:unread").get_data(as_text=True).count('class="bookmark"') == 1
+    form_post(signed_in, "/bookmarks/bulk", {"ids": ids, "action": "read"})
+    assert signed_in.get("/?q=is:unread").get_data(as_text=True).count('class="bookmark"') == 0
     form_post(signed_in, "/bookmarks/bulk", {"ids": ids, "action": "delete"})
     assert library.count_bookmarks(session, library.owned_by(alice)) == 0
 

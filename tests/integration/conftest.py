@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftwood import create_app, db
 from tests.conftest import TEST_SETTINGS, require
 
-pytestmark = pytest.mark.integration
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Mark every test in this folder, so `pytest -m "not integration"` skips them all.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 def _postgres_bin() -> Path | None:

@@ -24,9 +24,9 @@ from ops.lessons.probes import (
     POSTGRES_USER,
     generated_secret,
     http_status,
-    postgres_ready,
     remove_container,
     wait_for,
+    wait_postgres,
 )
 
 LOCK = Path("requirements/app.lock")
@@ -122,7 +122,7 @@ class ByHand:
             restart="unless-stopped",
         )
         self.install_dependencies(docker, python_image, ctx.root)
-        wait_for(f"{self.db} accepting connections", lambda: postgres_ready(docker, self.db))
+        wait_postgres(docker, self.db)
         options = self.app_run_options(ctx.root)
         docker.run(
             python_image,

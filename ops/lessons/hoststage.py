@@ -17,10 +17,10 @@ from ops.lessons.probes import (
     POSTGRES_USER,
     generated_secret,
     http_status,
-    postgres_ready,
     remove_container,
     state_dir,
     wait_for,
+    wait_postgres,
 )
 
 
@@ -74,7 +74,7 @@ class HostStage:
             cpus=self.cpus,
             pids_limit=self.pids,
         )
-        wait_for(f"{self.db} accepting connections", lambda: postgres_ready(ctx.docker, self.db))
+        wait_postgres(ctx.docker, self.db)
         env = self._app_env(ctx.root)
         subprocess.run([_bin("driftwood"), "migrate"], env=env, check=True, cwd=ctx.root)
         log_path = state_dir(ctx.root) / "app.log"

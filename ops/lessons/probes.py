@@ -111,6 +111,22 @@ def remove_container(docker: DockerClient, name: str) -> None:
         docker.container.remove(name, force=True, volumes=True)
 
 
+def wait_postgres(docker: DockerClient, name: str, timeout: float = 90.0) -> None:
+    """Wait until `name` accepts TCP connections; if it exits first, say why from its log."""
+
+    def ready() -> bool:
+        state = docker.container.inspect(name).state
+        if not state.running:
+            # Streamed: the plain call returns stdout only, and errors go to stderr.
+            lines = [line.decode(errors="replace") for _, line in docker.container.logs(
+                name, tail=5, stream=True)]  # fmt: skip
+            tail = "".join(lines).rstrip()
+            raise RuntimeError(f"{name} exited ({state.exit_code}) while starting:\n{tail}")
+        return postgres_ready(docker, name)
+
+    wait_for(f"{name} accepting connections", ready, timeout)
+
+
 def postgres_ready(docker: DockerClient, name: str) -> bool:
     """pg_isready over TCP: false while the image's init step runs its socket-only server."""
     try:

@@ -65,3 +65,29 @@ def test_the_json_formatter_keeps_exceptions():
     line = json.loads(JSONFormatter().format(record))
     assert line["message"] == "failed"
     assert "ValueError: boom" in line["exception"]
+
+
+def test_a_crash_is_answered_with_500_and_logged_as_json_with_its_request_id(app):
+    import io
+
+    from driftwood.ops import JSONFormatter
+
+    @app.get("/crash")
+    def crash():
+        raise RuntimeError("kaboom")
+
+    app.testing = False  # answer with a 500, as in production, instead of raising
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    logging.getLogger("driftwood").addHandler(handler)
+    try:
+        response = app.test_client().get("/crash", headers={"X-Request-ID": "crash-1"})
+    finally:
+        logging.getLogger("driftwood").removeHandler(handler)
+    assert response.status_code == 500
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [error] = [line for line in lines if "RuntimeError: kaboom" in line.get("exception", "")]
+    [access] = [line for line in lines if line.get("path") == "/crash"]
+    assert error["request_id"] == access["request_id"] == "crash-1"
+    assert access["status"] == 500

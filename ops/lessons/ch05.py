@@ -226,13 +226,9 @@ def clean_build(ctx: LessonContext, folder: Path, name: str) -> CleanBuild:
         secret=secret,
         # An OCI archive: with `rewrite-timestamp` every file's time becomes
         # SOURCE_DATE_EPOCH (Engine 26 refuses the option when loading into its store).
-        # Uncompressed: the comparison needs the bytes, not the gzip time.
-        output={
-            "type": "oci",
-            "dest": str(archive),
-            "rewrite-timestamp": "true",
-            "compression": "uncompressed",
-        },
+        # Left gzip-compressed: BuildKit rewrites the times while it compresses, and with
+        # `compression=uncompressed` it was measured to leave the new layers' times alone.
+        output={"type": "oci", "dest": str(archive), "rewrite-timestamp": "true"},
     )
     return CleanBuild(run, archive, canary)
 
@@ -293,29 +289,44 @@ def layers(archive: Path) -> list[bytes]:
     return [contents[layer["digest"].removeprefix("sha256:")] for layer in manifest["layers"]]
 
 
-def _listing(layer: bytes) -> dict[str, str]:
-    """Path -> mode, owner, time and content hash of every entry of one layer."""
+FIELDS = ("mode", "uid", "gid", "mtime", "size", "content")
+
+
+def _listing(layer: bytes) -> dict[str, tuple[object, ...]]:
+    """Path -> (mode, uid, gid, mtime, size, content hash) of every entry of one layer."""
     listing = {}
     with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
         for member in tar.getmembers():
             file = tar.extractfile(member) if member.isfile() else None
-            content = file.read() if file else b""
-            meta = f"{member.mode}:{member.uid}:{member.gid}:{member.mtime}:"
-            listing[member.name] = meta + hashlib.sha256(content).hexdigest()
+            content = hashlib.sha256(file.read() if file else b"").hexdigest()
+            listing[member.name] = (
+                member.mode,
+                member.uid,
+                member.gid,
+                member.mtime,
+                member.size,
+                content,
+            )
     return listing
 
 
 def differing_files(first: Path, second: Path, limit: int = 5) -> list[str]:
-    """`layer N: path` for entries that differ between the two images, layer by layer."""
+    """`layer N: path (what differs)` for entries that differ between the two images."""
     one, two = layers(first), layers(second)
     if len(one) != len(two):
         return [f"{len(one)} layers vs {len(two)}"]
     found = []
     for number, (a, b) in enumerate(zip(one, two, strict=True), start=1):
-        if a != b:
-            left, right = _listing(a), _listing(b)
-            paths = sorted(p for p in left.keys() | right.keys() if left.get(p) != right.get(p))
-            found += [f"layer {number}: {path}" for path in paths]
+        if a == b:
+            continue
+        left, right = _listing(a), _listing(b)
+        for path in sorted(left.keys() | right.keys()):
+            x, y = left.get(path), right.get(path)
+            if x is None or y is None:
+                found.append(f"layer {number}: {path} (only in build {1 if y is None else 2})")
+            elif x != y:
+                what = [f for f, u, v in zip(FIELDS, x, y, strict=True) if u != v]
+                found.append(f"layer {number}: {path} ({', '.join(what)})")
     return found[:limit]
 
 

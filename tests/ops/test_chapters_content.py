@@ -67,7 +67,7 @@ def test_differing_files_names_the_layer_and_path_that_changed(tmp_path: Path) -
     base = {"etc/os-release": b"trixie"}
     one = _archive(tmp_path / "1.tar", base, {"usr/a": b"same", "var/log/dpkg.log": b"12:00"})
     two = _archive(tmp_path / "2.tar", base, {"usr/a": b"same", "var/log/dpkg.log": b"12:01"})
-    assert differing_files(one, two) == ["layer 2: var/log/dpkg.log"]
+    assert differing_files(one, two) == ["layer 2: var/log/dpkg.log (content)"]
     assert differing_files(one, one) == []
     assert differing_files(one, _archive(tmp_path / "3.tar", base)) == ["2 layers vs 1"]
 

@@ -46,7 +46,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 T = TypeVar("T")
 
 
-@task(help={"force": "rebuild the offline base image stand-ins (and their rootfs tarballs)"})
+@task(help={"force": "rebuild the offline base image stand-ins (cached rootfs tarballs reused)"})
 def setup(c: Context, force: bool = False) -> None:
     """Make this host ready: engine, plugins, QEMU, registry, base images. Idempotent."""
     docker = DockerClient()

@@ -117,10 +117,13 @@ def cache_key(image: BaseImage, arch: str, mirror: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def rootfs(image: BaseImage, arch: str, mirror: str, say: Say, *, force: bool = False) -> Path:
-    """The cached rootfs tarball for `image` on `arch`, made with mmdebstrap when missing."""
+def rootfs(image: BaseImage, arch: str, mirror: str, say: Say) -> Path:
+    """The cached rootfs tarball for `image` on `arch`, made with mmdebstrap when missing.
+
+    Delete CACHE/rootfs to take newer Debian packages (security updates) into the stand-ins.
+    """
     path = CACHE / "rootfs" / f"{image.name}-{arch}-{cache_key(image, arch, mirror)}.tar"
-    if path.exists() and not force:
+    if path.exists():
         say(f"   {image.name} {arch}: rootfs cached ({path.name})")
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,7 +200,7 @@ def build(docker: DockerClient, image: BaseImage, say: Say, *, force: bool = Fal
     tarballs = {}
     for platform in image.platforms:
         arch = platform.split("/")[1]
-        tarballs[arch] = rootfs(image, arch, mirror, say, force=force)
+        tarballs[arch] = rootfs(image, arch, mirror, say)
         (staging / f"rootfs-{arch}.tar").hardlink_to(tarballs[arch])
     versions = package_versions(next(iter(tarballs.values())))
     say(f"   {image.name}: building {', '.join(image.platforms)} and pushing {image.standin_ref}")

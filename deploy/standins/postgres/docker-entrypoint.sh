@@ -40,6 +40,14 @@ psql_run() {
     psql -v ON_ERROR_STOP=1 --no-psqlrc --no-password --username "$POSTGRES_USER" "$@"
 }
 
+run_initdb() {
+    local auth="$1"
+    shift
+    # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of options
+    initdb --username="$POSTGRES_USER" --auth-local=trust --auth-host="$auth" "$@" \
+        $POSTGRES_INITDB_ARGS
+}
+
 initialize() {
     file_env POSTGRES_PASSWORD
     file_env POSTGRES_USER postgres
@@ -52,13 +60,12 @@ initialize() {
         exit 1
     fi
 
-    local pwfile=()
+    # The password reaches initdb through a pipe, never a file or the command line.
     if [ -n "$POSTGRES_PASSWORD" ]; then
-        pwfile=(--pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD"))
+        run_initdb "$auth" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD")
+    else
+        run_initdb "$auth"
     fi
-    # shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a list of options
-    initdb --username="$POSTGRES_USER" "${pwfile[@]}" --auth-local=trust --auth-host="$auth" \
-        $POSTGRES_INITDB_ARGS
     # Accept connections from other containers, with the same authentication.
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
     echo "host all all all $auth" >>"$PGDATA/pg_hba.conf"

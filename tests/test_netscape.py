@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftwood.netscape import (
+    MAX_RECOVERIES,
     MAX_TAGS,
     NOTES_END,
     NOTES_START,
@@ -208,6 +209,28 @@ def test_deep_nesting_is_iterative_and_bounded() -> None:
     (bookmark,) = parse(varied + b'<DL><DT><A HREF="https://deep.example/">x</A>').bookmarks
     assert len(bookmark.tags) == MAX_TAGS
     assert bookmark.tags[0] == "f0"
+
+
+def test_an_unclosed_comment_is_reported_and_read_past() -> None:
+    data = (
+        b'<DT><A HREF="https://a.example/">A</A>\n'
+        b"<!-- a comment that never ends\n"
+        b'<DT><A HREF="https://b.example/">B</A>\n'
+    )
+    result = parse(data)
+    assert [b.title for b in result.bookmarks] == ["A", "B"]
+    assert reasons(result) == [(2, "unreadable markup (unclosed tag or quote)")]
+
+
+@pytest.mark.parametrize("unit", [b"<a ", b'<A HREF="', b"<!--", b"<script>"])
+def test_hostile_unfinished_markup_costs_linear_time(unit: bytes) -> None:
+    # html.parser's own recovery rescans the rest of the file at every "<": minutes here.
+    data = b'<DT><A HREF="https://kept.example/">Kept</A>\n' + unit * 20_000
+    started = time.perf_counter()
+    result = parse(data)
+    assert time.perf_counter() - started < 10  # generous: the quadratic path takes minutes
+    assert [b.url for b in result.bookmarks] == ["https://kept.example/"]
+    assert 1 <= len(result.rejected) <= MAX_RECOVERIES + 1
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,10 @@ from html.parser import HTMLParser
 from driftwood.tagging import clean_tag_names
 from driftwood.urls import InvalidURL, clean_url
 
+# Unfinished constructs read past before giving up on the rest of a file: each costs one
+# scan of the rest, so this bounds the work a hostile file can cause.
+MAX_RECOVERIES = 3
+MAX_SNIPPET = 2000
 MAX_TAGS = 100  # per bookmark, folders included: a 10,000-deep folder chain stays cheap
 NOTES_START, NOTES_END = "[linkding-notes]", "[/linkding-notes]"
 VISIBILITIES = frozenset({"private", "shared", "public"})
@@ -36,7 +40,7 @@ _CONTAINER_NAMES = frozenset(
 )
 _READING_LIST_ID = "com.apple.readinglist"  # Safari's Reading List: its entries are unread
 _META_CHARSET = re.compile(rb"<meta[^>]{0,512}?charset\s*=\s*[\"']?\s*([a-z0-9_.:-]{1,40})", re.I)
-_BROKEN_ANCHOR = re.compile(r"<a\s", re.I)
+_HREF = re.compile(r"href\s*=\s*[\"']?([^\"'\s>]+)", re.I)
 _BLOCKS = frozenset({"a", "h3", "dt", "dd", "dl", "hr"})
 # PRIVATE="0" is Pinboard's and linkding's "shared with the world".
 _PRIVATE_VALUES = {"1": "private", "true": "private", "0": "public", "false": "public"}
@@ -177,15 +181,34 @@ class _Reader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.mode:
             self.text.append(data)
-        elif match := _BROKEN_ANCHOR.search(data):
-            # html.parser hands back a tag it cannot finish (a quote never closed) as text.
-            snippet = " ".join(data[match.start() :].split())[:200]
-            line = self.getpos()[0] + data.count("\n", 0, match.start())
-            self.rejected.append(
-                Rejected(line, "", snippet, "unreadable markup (unclosed tag or quote)")
-            )
 
-    def close(self) -> None:
+    def read(self, text: str) -> None:
+        """Feed the whole text, then get past constructs that never end.
+
+        html.parser keeps an unfinished construct (a quote or comment never closed) as
+        pending text. Its own end-of-file recovery rescans the rest of the file for every
+        `<` that follows, which takes minutes on a hostile file: instead, the pending
+        construct is reported and its `<` read as text, a few times, and then the rest of
+        the file is given up with a rejection that says so.
+        """
+        self.feed(text)
+        for attempt in range(MAX_RECOVERIES + 1):
+            pending, self.rawdata = self.rawdata, ""
+            if not pending:
+                break
+            line = self.getpos()[0]
+            first_line = " ".join(pending.split("\n", 1)[0].split())[:200]
+            href = _HREF.search(pending[:MAX_SNIPPET])
+            url = href.group(1) if href else ""
+            if attempt == MAX_RECOVERIES:
+                reason = f"unreadable markup; the rest of the file from line {line} was skipped"
+                self.rejected.append(Rejected(line, url, first_line, reason))
+                break
+            self.rejected.append(
+                Rejected(line, url, first_line, "unreadable markup (unclosed tag or quote)")
+            )
+            self.clear_cdata_mode()
+            self.feed("&lt;" + pending[1:] if pending.startswith("<") else pending)
         super().close()
         self.finish()
 
@@ -246,8 +269,7 @@ def parse(data: bytes) -> ParseResult:
     text, encoding = decode(data)
     reader = _Reader()
     # HTML treats CR LF and a lone CR as a line break; a CR meant as data is written &#13;.
-    reader.feed(text.replace("\r\n", "\n").replace("\r", "\n"))
-    reader.close()
+    reader.read(text.replace("\r\n", "\n").replace("\r", "\n"))
     return ParseResult(tuple(reader.bookmarks), tuple(reader.rejected), encoding)
 
 

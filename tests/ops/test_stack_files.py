@@ -145,7 +145,9 @@ def test_dockerfile_runtime_runs_as_a_fixed_non_root_uid_in_exec_form():
     final = dockerfile[dockerfile.rindex("FROM scratch AS app") :]
     assert "\nUSER 10001:10001\n" in final
     assert '\nCMD ["gunicorn", ' in final
-    assert 'CMD ["driftwood", "healthcheck"]' in final
+    healthcheck = final[final.index("HEALTHCHECK") :].split("\n\n")[0]
+    assert 'CMD ["python", "-c", ' in healthcheck and "/healthz" in healthcheck
+    assert "curl" not in healthcheck and "wget" not in healthcheck
     assert "ENTRYPOINT" not in final or "ENTRYPOINT [" in final
 
 

@@ -4,6 +4,7 @@ Pages: /public (everyone's), /u/<username> (one user's). Feeds in Atom and RSS 2
 each, and per tag (/feeds/tags/<tag>.atom); every page and feed also takes ?q=.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -17,7 +18,6 @@ from driftwood.bookmarks import render_page
 from driftwood.db import get_session
 from driftwood.models import User
 from driftwood.query import parse_query
-from driftwood.search import has_tag
 
 bp = Blueprint("feeds", __name__)
 FEED_SIZE = 50
@@ -32,8 +32,12 @@ def _public_user(username: str) -> User:
     return user
 
 
-def _feed(fmt: str, scope: ColumnElement[bool], title: str, **context: Any) -> Response:
+def _feed(
+    fmt: str, scope: ColumnElement[bool], title: str, *, tag: str | None = None, **context: Any
+) -> Response:
     query = parse_query(request.args.get("q", ""))
+    if tag is not None:
+        query = replace(query, tags=(*query.tags, tag.lower()))
     page = library.list_bookmarks(get_session(), scope, query, limit=FEED_SIZE)
     updated = max((b.updated_at for b in page.bookmarks), default=datetime.now(UTC))
     body = render_template(
@@ -71,5 +75,4 @@ def user_feed(username: str, fmt: str) -> Response:
 
 @bp.get(f"/feeds/tags/<tag>.{FORMAT}")
 def tag_feed(tag: str, fmt: str) -> Response:
-    scope = library.public() & has_tag(tag)
-    return _feed(fmt, scope, f"Public bookmarks tagged #{tag}", tag=tag)
+    return _feed(fmt, library.public(), f"Public bookmarks tagged #{tag}", tag=tag)

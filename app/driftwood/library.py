@@ -251,7 +251,7 @@ def list_bookmarks(
     linkding-style API clients, and costs what OFFSET costs.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    found = search.build(query)
+    found = search.build(query, session)
     newest_first = (Bookmark.created_at.desc(), Bookmark.id.desc())
     base = (
         select(Bookmark)
@@ -285,7 +285,7 @@ def count_bookmarks(
     scope: ColumnElement[bool],
     query: SearchQuery = SearchQuery(),  # noqa: B008
 ) -> int:
-    found = search.build(query)
+    found = search.build(query, session)
     return (
         session.scalar(select(func.count()).select_from(Bookmark).where(scope, *found.conditions))
         or 0

@@ -13,9 +13,11 @@ Nothing here knows who is asking: callers always add the owner or visibility con
 """
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, select, true
+from sqlalchemy.orm import Session
 
 from driftwood.models import Bookmark, Tag, Visibility, bookmark_tags
 from driftwood.query import SearchQuery
@@ -59,18 +61,35 @@ def _tiers(words: tuple[str, ...]) -> list[ColumnElement[bool]]:
     return tiers
 
 
-def has_tag(name: str) -> ColumnElement[bool]:
-    # A bookmark's tags are always its owner's: saying so lets PostgreSQL find the one tag
-    # through the (user_id, lower(name)) index, then probe bookmark_tags' primary key.
+def has_tag(name: str, tag_ids: Sequence[int] | None = None) -> ColumnElement[bool]:
+    """The bookmark carries the tag `name` (any case). With the `tag_ids` of that name
+    looked up beforehand (see `tag_ids`), PostgreSQL can estimate how common the tag is
+    and choose between walking the newest bookmarks and fetching the tagged ones."""
+    if tag_ids is not None:
+        return exists(
+            select(1).where(
+                bookmark_tags.c.bookmark_id == Bookmark.id, bookmark_tags.c.tag_id.in_(tag_ids)
+            )
+        )
     return exists(
         select(1)
         .select_from(bookmark_tags.join(Tag, Tag.id == bookmark_tags.c.tag_id))
-        .where(
-            bookmark_tags.c.bookmark_id == Bookmark.id,
-            Tag.user_id == Bookmark.user_id,
-            func.lower(Tag.name) == name.lower(),
-        )
+        .where(bookmark_tags.c.bookmark_id == Bookmark.id, func.lower(Tag.name) == name.lower())
     )
+
+
+def tag_ids(session: Session, names: Iterable[str]) -> dict[str, list[int]]:
+    """The ids of every tag (of any user) with each of these names, by lowercased name.
+    The scope condition still decides whose bookmarks are seen."""
+    lowered = {name.lower() for name in names}
+    found: dict[str, list[int]] = {name: [] for name in lowered}
+    if lowered:
+        rows = session.execute(
+            select(func.lower(Tag.name), Tag.id).where(func.lower(Tag.name).in_(lowered))
+        )
+        for name, tag_id in rows:
+            found[name].append(tag_id)
+    return found
 
 
 def _on_site(site: str) -> ColumnElement[bool]:
@@ -78,7 +97,9 @@ def _on_site(site: str) -> ColumnElement[bool]:
     return or_(Bookmark.host == site, Bookmark.host.like("%." + escaped, escape="\\"))
 
 
-def build(query: SearchQuery) -> Search:
+def build(query: SearchQuery, session: Session | None = None) -> Search:
+    """The SQL for `query`; with a `session`, tag names are resolved to ids first."""
+    ids = tag_ids(session, query.tags + query.excluded_tags) if session else {}
     conditions: list[ColumnElement[bool]] = []
     matches = []
     words = prefix_query(query.terms)
@@ -95,8 +116,8 @@ def build(query: SearchQuery) -> Search:
         for excluded in query.excluded_terms
         if _WORD.search(excluded)
     ]
-    conditions += [has_tag(tag) for tag in query.tags]
-    conditions += [not_(has_tag(tag)) for tag in query.excluded_tags]
+    conditions += [has_tag(tag, ids.get(tag.lower())) for tag in query.tags]
+    conditions += [not_(has_tag(tag, ids.get(tag.lower()))) for tag in query.excluded_tags]
     if query.sites:
         conditions.append(or_(*(_on_site(site) for site in query.sites)))
     if query.unread is not None:

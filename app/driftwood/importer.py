@@ -29,6 +29,8 @@ from driftwood.netscape import NetscapeBookmark, ParseResult
 from driftwood.urls import InvalidURL, normalize_url
 
 _TEXTS = ("title", "description", "notes")
+# Tags created per statement: PostgreSQL takes at most 65,535 parameters in one.
+_TAG_CHUNK = 10_000
 _COLUMNS = ("user_id", "url", "url_normalized", "title", "description", "notes", "unread")
 _COLUMNS += ("visibility", "created_at", "updated_at")
 
@@ -155,8 +157,11 @@ def _create_all(session: Session, user: User, new: dict[str, NetscapeBookmark]) 
     the keys come from `normalize_url`, the tags from `tags_named`."""
     if not new:
         return
-    names = [name for item in new.values() for name in item.tags]
-    tag_ids = {tag.name.lower(): tag.id for tag in tagging.tags_named(session, user, names)}
+    names = list({name.lower(): name for item in new.values() for name in item.tags}.values())
+    tag_ids: dict[str, int] = {}
+    for start in range(0, len(names), _TAG_CHUNK):
+        chunk = tagging.tags_named(session, user, names[start : start + _TAG_CHUNK])
+        tag_ids.update((tag.name.lower(), tag.id) for tag in chunk)
     now = datetime.now(UTC)
     with _copy(session, Bookmark.__tablename__, _COLUMNS) as copy:
         for key, item in new.items():

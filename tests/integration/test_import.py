@@ -199,3 +199,15 @@ def test_importing_never_loses_stored_data(session, alice, first, second) -> Non
 def _all(session, user) -> list[Bookmark]:
     session.expire_all()
     return list(session.scalars(select(Bookmark).where(Bookmark.user_id == user.id)))
+
+
+def test_a_file_with_more_tags_than_one_statement_can_create(session, alice, monkeypatch) -> None:
+    monkeypatch.setattr(importer, "_TAG_CHUNK", 3)  # stands for PostgreSQL's parameter limit
+    data = b"".join(
+        b'<DT><A HREF="https://t%d.example/" TAGS="a%d,b%d,shared,Shared">x</A>\n' % (n, n, n)
+        for n in range(4)
+    )
+    report = import_bookmarks(session, alice, parse(data), dry_run=False)
+    assert len(report.added) == 4
+    bookmark = stored(session, alice, "https://t3.example/")
+    assert [t.name for t in bookmark.tags] == ["a3", "b3", "shared"]

@@ -197,9 +197,10 @@ class _Reader(HTMLParser):
             if not pending:
                 break
             line = self.getpos()[0]
-            first_line = " ".join(pending.split("\n", 1)[0].split())[:200]
-            href = _HREF.search(pending[:MAX_SNIPPET])
-            url = href.group(1) if href else ""
+            head = _clean(pending[:MAX_SNIPPET])
+            first_line = " ".join(head.split("\n", 1)[0].split())[:200]
+            href = _HREF.search(head)
+            url = href.group(1)[:200] if href else ""
             if attempt == MAX_RECOVERIES:
                 reason = f"unreadable markup; the rest of the file from line {line} was skipped"
                 self.rejected.append(Rejected(line, url, first_line, reason))

@@ -30,9 +30,10 @@ if [ "${1:0:1}" = '-' ]; then
 fi
 
 if [ "$1" = postgres ] && [ "$(id -u)" = 0 ]; then
-    mkdir -p "$PGDATA"
-    chown postgres:postgres "$PGDATA"
+    mkdir -p "$PGDATA" /var/run/postgresql
+    chown postgres:postgres "$PGDATA" /var/run/postgresql
     chmod 700 "$PGDATA"
+    chmod 3777 /var/run/postgresql
     exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 

@@ -116,14 +116,9 @@ def no_secret_history(history: list[str]) -> CheckResult:
         pairs = [(m["name"], m["value"]) for m in ASSIGNMENT.finditer(line)]
         for finding in _secret_assignments(pairs, f"history step {number}:"):
             findings.append(Finding(finding.message, "critical", location=f"history[{number}]"))
-        if not pairs and SECRET_VALUE.search(line):
-            findings.append(
-                Finding(
-                    f"history step {number} contains a secret",
-                    "critical",
-                    location=f"history[{number}]",
-                )
-            )
+        if SECRET_VALUE.search(line):
+            message = f"history step {number} contains a key or token"
+            findings.append(Finding(message, "critical", location=f"history[{number}]"))
     return result("policy.no_secret_history", findings, f"{len(history)} steps clean")
 
 

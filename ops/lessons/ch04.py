@@ -32,7 +32,7 @@ from ops.lessons.probes import (
     remove_container,
     wait_for,
 )
-from ops.version import source_version
+from ops.version import SourceVersion, source_version
 
 PGDATA = "/var/lib/postgresql/data"
 
@@ -187,10 +187,12 @@ def build(
     cache: bool = True,
     secret: Path | None = None,
     output: dict[str, str] | None = None,
+    source: SourceVersion | None = None,
 ) -> BuildRun:
     """Build `context/dockerfile` with the pinned bases and the CA secret: loaded as `tag`,
-    or written where `output` (a BuildKit exporter) says."""
-    source = source_version(context)
+    or written where `output` (a BuildKit exporter) says. `source` (default: the commit now
+    checked out) sets the version labels and SOURCE_DATE_EPOCH."""
+    source = source or source_version(context)
     ca = secret or host_ca_bundle()
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="driftwood-build-") as tmp:

@@ -27,6 +27,7 @@ from ops.ca import host_ca_bundle
 from ops.lessons import Lesson, LessonContext, Result
 from ops.lessons.ch04 import BuildRun, ImageStage, build
 from ops.lessons.probes import container, http_status
+from ops.version import SourceVersion, source_version
 
 STAGE = ImageStage(number=5, port=8005, target="runtime")
 LESSON = Lesson(chapter=5, title="Building well", up=STAGE.up, down=STAGE.down)
@@ -213,7 +214,7 @@ def canary_secret(folder: Path) -> tuple[Path, bytes]:
     return path, canary
 
 
-def clean_build(ctx: LessonContext, folder: Path, name: str) -> CleanBuild:
+def clean_build(ctx: LessonContext, folder: Path, name: str, source: SourceVersion) -> CleanBuild:
     secret, canary = canary_secret(folder)
     archive = folder / f"{name}.tar"
     run = build(
@@ -224,6 +225,7 @@ def clean_build(ctx: LessonContext, folder: Path, name: str) -> CleanBuild:
         target=TARGET,
         cache=False,
         secret=secret,
+        source=source,
         # An OCI archive: with `rewrite-timestamp` every file's time becomes
         # SOURCE_DATE_EPOCH (Engine 26 refuses the option when loading into its store).
         # Left gzip-compressed: BuildKit rewrites the times while it compresses, and with
@@ -240,7 +242,10 @@ def _clean_builds(ctx: LessonContext) -> tuple[BuildRun, BuildRun]:
 def _two_clean_builds(ctx: LessonContext) -> tuple[BuildRun, BuildRun]:
     folder = Path(tempfile.mkdtemp(prefix="driftwood-ch05-"))
     ctx.memo["ch05.folder"] = folder
-    first, second = (clean_build(ctx, folder, f"clean-{n}") for n in (1, 2))
+    # One commit for both: SOURCE_DATE_EPOCH and the labels come from it, and a commit
+    # landing between the two builds would otherwise change every rewritten timestamp.
+    source = source_version(ctx.root)
+    first, second = (clean_build(ctx, folder, f"clean-{n}", source) for n in (1, 2))
     ctx.memo["ch05.archives"] = (first, second)
     return first.run, second.run
 

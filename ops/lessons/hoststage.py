@@ -78,21 +78,23 @@ class HostStage:
         env = self._app_env(ctx.root)
         subprocess.run([_bin("driftwood"), "migrate"], env=env, check=True, cwd=ctx.root)
         log_path = state_dir(ctx.root) / "app.log"
-        with log_path.open("ab") as log:
-            app = subprocess.Popen(
-                [_bin("gunicorn"), "--config", "python:driftwood.gunicorn_conf",
-                 "--bind", f"127.0.0.1:{self.app_port}", "driftwood.wsgi:app"],
-                env=env, cwd=ctx.root, stdout=log, stderr=log, start_new_session=True,
-            )  # fmt: skip
-        self.app_pid_file(ctx.root).write_text(str(app.pid))
+        # --daemon: gunicorn detaches itself (a server outliving this task) and writes its
+        # master's PID to the file `stage.down` stops it by.
+        subprocess.run(
+            [_bin("gunicorn"), "--config", "python:driftwood.gunicorn_conf",
+             "--bind", f"127.0.0.1:{self.app_port}", "--daemon",
+             "--pid", str(self.app_pid_file(ctx.root)), "--error-logfile", str(log_path),
+             "driftwood.wsgi:app"],
+            env=env, cwd=ctx.root, check=True,
+        )  # fmt: skip
         wait_for("the app answering /readyz", lambda: http_status(self.url + "readyz") == 200)
         return f"the app: {self.url} (log: {log_path}); the database: container {self.db}"
 
     def down(self, ctx: LessonContext) -> str:
         pid_file = self.app_pid_file(ctx.root)
         if pid_file.exists():
-            with contextlib.suppress(ProcessLookupError):  # already gone
-                os.killpg(int(pid_file.read_text()), signal.SIGTERM)  # gunicorn and workers
-            pid_file.unlink()
+            with contextlib.suppress(ProcessLookupError, ValueError):  # already gone
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)  # the master stops workers
+            pid_file.unlink(missing_ok=True)  # gunicorn removes it itself on a clean exit
         remove_container(ctx.docker, self.db)
         return f"stopped the app and removed {self.db}"

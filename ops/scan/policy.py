@@ -30,8 +30,8 @@ SECRET_VALUE = re.compile(
 )
 # `KEY=value` as it appears in history lines (`|1 DB_PASSWORD=hunter2 /bin/sh -c ...`).
 ASSIGNMENT = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|\S*)")
-# Paths where world-writable is the point: sticky temporary directories.
-TMP_PATHS = ("tmp", "var/tmp", "dev/shm", "run/lock")
+# Paths where world-writable is the point: sticky temporary and lock directories (FHS).
+TMP_PATHS = ("tmp", "var/tmp", "dev/shm", "run/lock", "var/lock")
 # Paths docker export adds for every container; they are not part of the image.
 RUNTIME_PATHS = ("dev", "proc", "sys", "etc/hostname", "etc/hosts", "etc/resolv.conf", ".dockerenv")
 OCI_LABELS = (

@@ -104,6 +104,7 @@ def test_world_writable_outside_tmp() -> None:
         entry("tmp", 0o1777, tarfile.DIRTYPE),
         entry("var/tmp", 0o1777, tarfile.DIRTYPE),
         entry("run/lock", 0o1777, tarfile.DIRTYPE),
+        entry("var/lock", 0o1777, tarfile.DIRTYPE),
         entry("dev/shm", 0o1777, tarfile.DIRTYPE),
         entry("opt", 0o777, tarfile.DIRTYPE),
         entry("etc/app.conf", 0o666),

@@ -78,7 +78,9 @@ def collect(stage: Stage, reports: Path, services: dict[str, Any] | None) -> Sta
     folder = reports / stage.name
     build, cold, rebuild = (_read(folder / f) for f in ("build.json", "cold.json", "rebuild.json"))
     scan, push, sign = (_read(folder / f) for f in ("scan.json", "push.json", "sign.json"))
-    if stage.compose_files:
+    if not stage.builds:  # nothing of its own to harden (the app runs on the host)
+        read_only, caps = "-", "-"
+    elif stage.compose_files:
         read_only, caps = hardening(services or {})
     else:
         read_only = "yes" if stage.run.read_only else "no"

@@ -36,8 +36,9 @@ IMAGE = STAGE.image
 STAGE_04 = "driftwood:stage-04"
 TARGET = "runtime"
 HUNDREDS_MB = 200
-# Programs that build or install software: none belongs in a runtime image.
-BUILD_TOOLS = ("gcc", "cc", "g++", "make", "pip", "pip3", "apt-get")
+# Programs that build or install Python software: none belongs in a runtime image. (apt-get
+# comes with the Debian base here; the final image, FROM scratch, has no package manager.)
+BUILD_TOOLS = ("gcc", "cc", "g++", "make", "pip", "pip3")
 CACHES = ("/root/.cache/pip", "/var/cache/apt/archives", "/var/lib/apt/lists")
 
 
@@ -118,7 +119,7 @@ print(json.dumps({{t: shutil.which(t) for t in {BUILD_TOOLS!r} if shutil.which(t
 
 
 @LESSON.claim(
-    "The runtime image has no compiler and no package installer; stage 04's has both.",
+    "The runtime image has no compiler and no pip; stage 04's has both.",
     hint="Dockerfile: the runtime stage installs python3.13 alone (--no-install-recommends); "
     "pip stays in the build stage (`venv --without-pip`, installed with --python).",
 )

@@ -34,8 +34,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 timeout = 30
 # SIGTERM: stop accepting, finish in-flight requests for up to this long, then exit. It must
 # stay below the time the engine waits before SIGKILL (compose `stop_grace_period`, 10 s
-# by default for `docker stop`), so a stop never cuts a request half-way.
-graceful_timeout = 4
+# by default for `docker stop`), so a stop never cuts a request half-way. Measured with
+# gunicorn 27.0.1: gthread workers keep running until this timeout even when idle, so it is
+# also how long every stop takes; 3 s is ten times this app's slowest request.
+graceful_timeout = 3
 # nginx keeps upstream connections open (keepalive in deploy/nginx); a little longer than
 # nginx's idle timeout so gunicorn is never the side that closes a connection nginx reuses.
 keepalive = 75

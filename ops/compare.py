@@ -31,8 +31,8 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low")
 class StageRow:
     stage: str
     number: int
-    size_mb: float | None
-    compressed_mb: float | None  # per platform pushed, the first (amd64) one
+    size_mb: float | None  # unpacked
+    compressed_mb: float | None  # as pushed, for the first (amd64) platform
     layers: int | None
     cold_s: float | None
     rebuild_s: float | None
@@ -90,7 +90,7 @@ def collect(stage: Stage, reports: Path, services: dict[str, Any] | None) -> Sta
     return StageRow(
         stage=stage.name,
         number=stage.number,
-        size_mb=round(build["size_bytes"] / 1e6, 1) if build and build["size_bytes"] else None,
+        size_mb=_uncompressed_mb(build, scan),
         compressed_mb=round(next(iter(pushed.values())) / 1e6, 1) if pushed else None,
         layers=build.get("layers") if build else None,
         cold_s=cold["seconds"] if cold else None,
@@ -105,6 +105,13 @@ def collect(stage: Stage, reports: Path, services: dict[str, Any] | None) -> Sta
         signed=bool(sign and push and sign.get("digest") == push.get("digest")),
         platforms=sorted(pushed) if pushed else list(stage.platforms),
     )
+
+
+def _uncompressed_mb(build: dict[str, Any] | None, scan: dict[str, Any] | None) -> float | None:
+    """dive's unpacked size when scanned; else what the engine reports (with the containerd
+    image store, that is the compressed content size)."""
+    size = ((scan or {}).get("dive") or {}).get("size_bytes") or (build or {}).get("size_bytes")
+    return round(size / 1e6, 1) if size else None
 
 
 def _cell(value: Any) -> str:

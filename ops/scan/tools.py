@@ -196,7 +196,8 @@ def parse_dive(report: dict[str, Any]) -> tuple[CheckResult, dict[str, float]]:
     ]
     summary = f"{wasted:,} wasted bytes, efficiency {efficiency:.1%}"
     check = CheckResult("efficiency", status, summary, tuple(findings), "dive")
-    return check, {"wasted_bytes": wasted, "efficiency": efficiency}
+    # sizeBytes is the sum of the layers as unpacked: the uncompressed size.
+    return check, {"wasted_bytes": wasted, "efficiency": efficiency, "size_bytes": size}
 
 
 def run_dive(archive: Path, workdir: Path) -> tuple[CheckResult, dict[str, float]]:

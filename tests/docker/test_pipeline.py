@@ -109,18 +109,18 @@ def test_the_bad_image_fails_exactly_the_checks_it_declares(docker, built, bad: 
 
 
 def test_the_good_image_passes_and_writes_every_output(
-    docker, built, good: Stage, tmp_path: Path
+    docker, built, good: Stage, reports: Path
 ) -> None:
     report, sbom, dive = scan_image(docker, good, built["good"].image, PROJECT_ROOT)
     failing = {r.check: r.summary for r in report.results if r.status != "pass"}
     assert set(failing) <= {"vulns"}, failing  # no trivy/grype offline: reported, not passed
     assert report.ok
-    paths = write_outputs(report, sbom, dive, tmp_path, "tests/data/good-image/Dockerfile")
+    paths = write_outputs(report, sbom, dive, reports / "good", "tests/data/good-image/Dockerfile")
     assert [p.name for p in paths] == ["scan.json", "scan.sarif", "scan.md", "sbom.cdx.json"]
     purls = [c["purl"] for c in sbom["components"]]
     assert any(p.startswith("pkg:deb/debian/python3.13-minimal@") for p in purls)
     assert any(p.startswith("pkg:pypi/pip@") for p in purls)
-    assert json.loads((tmp_path / "scan.sarif").read_text())["version"] == "2.1.0"
+    assert json.loads((reports / "good" / "scan.sarif").read_text())["version"] == "2.1.0"
 
 
 def test_the_scan_fails_when_the_vulnerability_scan_is_required(docker, built, good) -> None:

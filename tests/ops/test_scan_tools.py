@@ -78,7 +78,11 @@ def test_parse_dive(wasted: int, efficiency: float, status: str) -> None:
     }
     check, figures = tools.parse_dive(report)
     assert check.status == status
-    assert figures == {"wasted_bytes": wasted, "efficiency": efficiency}
+    assert figures == {
+        "wasted_bytes": wasted,
+        "efficiency": efficiency,
+        "size_bytes": 140_000_000,
+    }
     if status == "fail":
         assert any(f.location == "/opt/blob" for f in check.findings)
 

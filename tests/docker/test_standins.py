@@ -17,7 +17,7 @@ from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
 from ops import standins
-from ops.baseimages import BaseImage, load_lock, resolve_refs
+from ops.baseimages import load_lock, resolve_refs
 
 LOCK = load_lock()
 HELLO = """\
@@ -56,21 +56,17 @@ def test_every_base_is_here_under_the_name_the_files_use(docker: DockerClient, s
         assert f"{image.version_package}=" in labels["io.driftwood.standin.packages"]
 
 
-def standin_platforms(docker: DockerClient, image: BaseImage) -> set[str]:
-    manifest = docker.buildx.imagetools.inspect(image.standin_ref)
-    return {f"{m.platform.os}/{m.platform.architecture}" for m in manifest.manifests}
-
-
-@pytest.mark.parametrize("name", ["debian", "python", "nginx", "postgres"])
-def test_stand_ins_are_oci_indexes_with_every_platform_in_the_registry(
+@pytest.mark.parametrize("name", ["debian", "python", "nginx"])
+def test_multi_platform_stand_ins_are_oci_indexes_in_the_registry(
     docker: DockerClient, seeded, registry: str, name: str
 ) -> None:
     image = LOCK[name]
     if seeded[name].outcome == "pulled":
         pytest.skip(f"{image.ref} is the official image here")
-    manifest = docker.buildx.imagetools.inspect(image.standin_ref)
-    assert manifest.media_type == "application/vnd.oci.image.index.v1+json"
-    assert standin_platforms(docker, image) == set(image.platforms)
+    index = docker.buildx.imagetools.inspect(image.standin_ref)
+    assert index.media_type == "application/vnd.oci.image.index.v1+json"
+    platforms = {f"{m.platform.os}/{m.platform.architecture}" for m in index.manifests}
+    assert platforms == set(image.platforms)
 
 
 @pytest.fixture(scope="module", params=["by-name", "pinned"])
@@ -144,7 +140,9 @@ def test_python_base_has_pip_install_and_venv_like_the_official_image(
     output = docker.run(
         LOCK["python"].ref, ["sh", "-c", script], volumes=[(tmp_path, "/wheels", "ro")], remove=True
     )
-    assert output.splitlines()[-2:] == ["42", "/tmp/venv"]
+    lines = output.splitlines()
+    assert "42" in lines  # imported from the system Python
+    assert lines[-1] == "/tmp/venv"
 
 
 @pytest.fixture

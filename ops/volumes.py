@@ -31,7 +31,7 @@ def helper_image(docker: DockerClient) -> str:
 
 def users(docker: DockerClient, volume: str) -> list[str]:
     """Names of the running containers that mount `volume`."""
-    return [c.name for c in docker.container.list(filters={"volume": volume})]
+    return [c.name for c in docker.container.list(filters=[("volume", volume)])]
 
 
 def _refuse_in_use(docker: DockerClient, volume: str) -> None:

@@ -3,7 +3,7 @@
 Times `invoke setup` as a user runs it (a fresh process each run). On a bare machine the
 first run is the cold figure (engine install, base image seeding); every later run is the
 "nothing to do" figure (target: under 10 s). Then, for each base image in
-deploy/base-images.yaml: the stand-in's size (uncompressed in the engine; compressed per
+deploy/base-images.yaml: the stand-in's size (as the engine reports it; compressed per
 platform as stored in the local registry, what a pull downloads) next to the official
 image's published size.
 
@@ -79,6 +79,8 @@ def registry_sizes(repository: str, tag: str) -> dict[str, int]:
             return json.load(response)
 
     index = get(tag)
+    if "layers" in index:  # one platform: a plain manifest, not an index
+        return {"amd64": sum(layer["size"] for layer in index["layers"])}
     sizes = {}
     for entry in index.get("manifests", []):
         platform = entry["platform"]["architecture"]
@@ -99,7 +101,7 @@ def image_sizes(docker: DockerClient) -> list[dict[str, object]]:
                 "ref": image.ref,
                 "stand_in": standin,
                 "version": inspected.config.labels.get("org.opencontainers.image.version"),
-                "uncompressed_mb": round(inspected.size / 1e6, 1),
+                "engine_mb": round(inspected.size / 1e6, 1),
                 "compressed_mb": {arch: round(size / 1e6, 1) for arch, size in compressed.items()},
                 "official": OFFICIAL[image.ref][0],
                 "official_source": OFFICIAL[image.ref][1],
@@ -115,13 +117,13 @@ def markdown(runs: list[dict[str, object]], sizes: list[dict[str, object]]) -> s
         "",
         "# Base images: stand-in vs official",
         "",
-        "| image | stand-in version | uncompressed (amd64) | compressed | official (compressed) |",
+        "| image | stand-in version | engine size (amd64) | compressed | official (compressed) |",
         "|---|---|---|---|---|",
     ]
     for row in sizes:
         compressed = ", ".join(f"{mb} MB {arch}" for arch, mb in row["compressed_mb"].items())
         lines.append(
-            f"| {row['ref']} | {row['version']} | {row['uncompressed_mb']} MB | {compressed}"
+            f"| {row['ref']} | {row['version']} | {row['engine_mb']} MB | {compressed}"
             f" | {row['official']} |"
         )
     lines += ["", "Official sizes, sources:", ""]

@@ -86,7 +86,8 @@ def where_data_lives(container: Container) -> str:
     container.reload()
     for mount in container.mounts:
         if mount.destination == PGDATA:
-            return f"{mount.type} volume {mount.name[:12]}" if mount.name else str(mount.type)
+            # No -v: the only volume here is the one the image's VOLUME made, unnamed.
+            return f"an anonymous volume ({mount.name[:12]})" if mount.name else str(mount.type)
     return "the container's writable layer"
 
 

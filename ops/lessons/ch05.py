@@ -229,8 +229,6 @@ def clean_build(ctx: LessonContext, folder: Path, name: str, source: SourceVersi
         source=source,
         # An OCI archive: with `rewrite-timestamp` every file's time becomes
         # SOURCE_DATE_EPOCH (Engine 26 refuses the option when loading into its store).
-        # Left gzip-compressed: BuildKit rewrites the times while it compresses, and with
-        # `compression=uncompressed` it was measured to leave the new layers' times alone.
         output={"type": "oci", "dest": str(archive), "rewrite-timestamp": "true"},
     )
     return CleanBuild(run, archive, canary)

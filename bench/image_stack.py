@@ -386,10 +386,14 @@ def main() -> None:
             committed_tree(Path(work))
             results["driftwood"] |= extra(Path(work))
         print(results["driftwood"], flush=True)
-    results["driftwood"] |= measure_driftwood_stack(docker)
-    results["baseline"] |= measure_baseline_stack(docker)
     REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "image_stack.json").write_text(json.dumps(results, indent=2) + "\n")
+    record = REPORTS / "image_stack.json"
+    # Saved after each phase: a later failure keeps what was measured.
+    record.write_text(json.dumps(results, indent=2) + "\n")
+    results["driftwood"] |= measure_driftwood_stack(docker)
+    record.write_text(json.dumps(results, indent=2) + "\n")
+    results["baseline"] |= measure_baseline_stack(docker)
+    record.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
     (REPORTS / "image_stack.md").write_text(table)
     print(table)

@@ -285,7 +285,10 @@ def _clear_errors() -> Iterator[None]:
         push.RegistryError,
         sign.SigningError,
         runstage.RunError,
+        stack.StackError,
+        volumes.VolumeError,
         LookupError,
+        FileNotFoundError,
     ) as exc:
         raise Exit(f"error: {exc}", code=1) from exc
     except DockerException as exc:
@@ -564,21 +567,11 @@ def _stack(prod: bool) -> stack.Stack:
     return stack.Stack(PROJECT_ROOT, prod=prod)
 
 
-@contextmanager
-def _stack_errors() -> Iterator[None]:
-    try:
-        yield
-    except (stack.StackError, LookupError, FileNotFoundError) as exc:
-        raise Exit(f"error: {exc}", code=1) from exc
-    except DockerException as exc:
-        raise Exit(f"error: {errors.explain(exc)}", code=1) from exc
-
-
 @task(help={"prod": PROD_HELP, "build": "build the images first (--no-build to skip)"})
 def up(c: Context, prod: bool = False, build: bool = True) -> None:
     """Build and start the stack, wait until every service is healthy, print the URL."""
     the_stack = _stack(prod)
-    with _stack_errors():
+    with _clear_errors():
         docker = preflight.require_engine(DockerClient())
         for path in stack.prepare(the_stack, docker):
             print(f"created {path.relative_to(PROJECT_ROOT)} (first run; never committed)")
@@ -591,7 +584,7 @@ def down(c: Context, prod: bool = False, volumes: bool = False) -> None:
     """Stop and remove the stack's containers; the data stays unless --volumes."""
     if volumes and input("Delete the database volume and all its data? [y/N] ") != "y":
         raise Exit("nothing deleted", code=1)
-    with _stack_errors():
+    with _clear_errors():
         stack.down(_stack(prod), volumes=volumes)
 
 
@@ -607,7 +600,7 @@ def logs(
     c: Context, service: list[str] | None = None, follow: bool = False, tail: str = "100"
 ) -> None:
     """Show the stack's logs."""
-    with _stack_errors():
+    with _clear_errors():
         for line in stack.logs(_stack(False), service or [], follow=follow, tail=tail):
             print(line, end="")
 
@@ -615,7 +608,7 @@ def logs(
 @task
 def ps(c: Context) -> None:
     """List the stack's containers with their state and health."""
-    with _stack_errors():
+    with _clear_errors():
         rows = stack.status(_stack(False))
     for name, state, health in rows:
         print(f"{name:<40} {state:<10} {health}")
@@ -624,14 +617,14 @@ def ps(c: Context) -> None:
 @task(name="backup", help={"prod": PROD_HELP})
 def db_backup(c: Context, prod: bool = False) -> None:
     """Dump the database (pg_dump -Fc) to backups/ through a throwaway container."""
-    with _stack_errors():
+    with _clear_errors():
         print(f"written {backup.backup(_stack(prod)).relative_to(PROJECT_ROOT)}")
 
 
 @task(name="restore", help={"file": "a dump written by db.backup", "prod": PROD_HELP})
 def db_restore(c: Context, file: str, prod: bool = False) -> None:
     """Replace the database's contents with a dump (the app is stopped meanwhile)."""
-    with _stack_errors():
+    with _clear_errors():
         backup.restore(_stack(prod), Path(file))
     print(f"restored {file}")
 
@@ -659,7 +652,7 @@ deps_ns = Collection("deps", deps_lock)
 def volume_backup(c: Context, volume: str, output: str = "") -> None:
     """Archive a named volume's files (owners, modes) through a throwaway container."""
     archive = Path(output) if output else PROJECT_ROOT / "backups" / f"{volume}.tar.gz"
-    with _volume_errors():
+    with _clear_errors():
         written = volumes.backup(preflight.require_engine(DockerClient()), volume, archive)
     print(f"{volume} -> {written} ({written.stat().st_size / 1e6:.1f} MB)")
 
@@ -674,20 +667,10 @@ def volume_backup(c: Context, volume: str, output: str = "") -> None:
 )
 def volume_restore(c: Context, file: str, volume: str, replace: bool = False) -> None:
     """Unpack an archive into a named volume, here or on another host."""
-    with _volume_errors():
+    with _clear_errors():
         docker = preflight.require_engine(DockerClient())
         volumes.restore(docker, Path(file), volume, replace=replace)
     print(f"{file} -> volume {volume}")
-
-
-@contextmanager
-def _volume_errors() -> Iterator[None]:
-    try:
-        yield
-    except (volumes.VolumeError, preflight.PreflightError, LookupError) as exc:
-        raise Exit(str(exc)) from exc
-    except DockerException as exc:
-        raise Exit(errors.explain(exc)) from exc
 
 
 volume_ns = Collection("volume", volume_backup, volume_restore)

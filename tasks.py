@@ -567,9 +567,20 @@ def _stack(prod: bool) -> stack.Stack:
     return stack.Stack(PROJECT_ROOT, prod=prod)
 
 
-@task(help={"prod": PROD_HELP, "build": "build the images first (--no-build to skip)"})
-def up(c: Context, prod: bool = False, build: bool = True) -> None:
+@task(
+    help={
+        "prod": PROD_HELP,
+        "build": "build the images first (--no-build to skip)",
+        "verify": "with --prod: run only the signed app image from the registry (image.sign)",
+    }
+)
+def up(c: Context, prod: bool = False, build: bool = True, verify: bool = False) -> None:
     """Build and start the stack, wait until every service is healthy, print the URL."""
+    if verify:
+        if not prod:
+            raise Exit("error: --verify runs the production stack: `invoke up --prod --verify`")
+        stage_run(c, verify=True)
+        return
     the_stack = _stack(prod)
     with _clear_errors():
         docker = preflight.require_engine(DockerClient())

@@ -38,7 +38,9 @@ def project_name(stage: Stage) -> str:
 
 
 def is_final(stage: Stage, project_root: Path) -> bool:
-    return stage.root == project_root
+    """The production stage: the root manifest of Driftwood itself. In a learner's checkout of
+    a chapter, the root manifest is that chapter's, which is not the production stack."""
+    return stage.root == project_root and stage.name == "final"
 
 
 def _compose(stage: Stage) -> DockerClient:

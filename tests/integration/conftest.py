@@ -137,7 +137,7 @@ def app(database_url: str, sessions: sessionmaker[Session]):
     db.get_db(app).engine.dispose()  # /readyz and `driftwood migrate` use the real engine
 
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery"
 
 
 def form_post(client, url: str, data: dict | None = None, **kwargs):
@@ -152,7 +152,9 @@ def make_user(session: Session):
     from driftwood.accounts import create_user
 
     def make(username: str):
-        return create_user(session, username, PASSWORD)
+        user = create_user(session, username, PASSWORD)
+        session.commit()  # releases a savepoint only: the outer transaction still rolls back
+        return user
 
     return make
 

@@ -15,7 +15,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from driftwood import library
-from driftwood.accounts import create_user
 from driftwood.api.tokens import create_token, user_tokens
 from driftwood.models import Visibility
 from tests.integration.test_import_pages import CSRF, logged_in
@@ -55,20 +54,6 @@ def test_the_document_is_valid_openapi_shaped_json_schema() -> None:
     assert DOCUMENT["openapi"].startswith("3.1")
     for schema in DOCUMENT["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
-
-
-@pytest.fixture
-def alice(session):
-    user = create_user(session, "alice", "correct horse battery")
-    session.commit()
-    return user
-
-
-@pytest.fixture
-def bob(session):
-    user = create_user(session, "bob", "correct horse battery")
-    session.commit()
-    return user
 
 
 def token_for(session, user) -> str:

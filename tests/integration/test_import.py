@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from driftwood import importer, library
-from driftwood.accounts import create_user
 from driftwood.importer import import_bookmarks
 from driftwood.models import Bookmark, Visibility
 from driftwood.netscape import NetscapeBookmark, parse, render
@@ -17,16 +16,6 @@ from driftwood.transfer import exported_items
 
 DATA = Path(__file__).parent.parent / "data" / "bookmarks"
 ALL_FIXTURES = sorted(DATA.glob("*.html"))
-
-
-@pytest.fixture
-def alice(session):
-    return create_user(session, "alice", "correct horse battery")
-
-
-@pytest.fixture
-def bob(session):
-    return create_user(session, "bob", "correct horse battery")
 
 
 def count(session, user) -> int:

@@ -10,21 +10,15 @@ from driftwood import library
 from driftwood.accounts import create_user
 from driftwood.models import Visibility
 from driftwood.netscape import parse
+from tests.integration.conftest import PASSWORD
 
 DATA = Path(__file__).parent.parent / "data" / "bookmarks"
 CSRF = "test-csrf-token"
 
 
 @pytest.fixture
-def alice(session):
-    user = create_user(session, "alice", "correct horse battery")
-    session.commit()
-    return user
-
-
-@pytest.fixture
 def bob(session):
-    user = create_user(session, "bob", "correct horse battery")
+    user = create_user(session, "bob", PASSWORD)
     library.create_bookmark(session, user, url="https://bob.example/secret", title="Bob's")
     session.commit()
     return user
@@ -36,7 +30,7 @@ def logged_in(app, username: str):
         cookie["csrf_token"] = CSRF
     response = client.post(
         "/login",
-        data={"username": username, "password": "correct horse battery", "csrf_token": CSRF},
+        data={"username": username, "password": PASSWORD, "csrf_token": CSRF},
     )
     assert response.status_code == 302, response.text
     with client.session_transaction() as cookie:

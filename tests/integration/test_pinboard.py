@@ -6,23 +6,8 @@ from urllib.parse import urlencode
 import pytest
 
 from driftwood import library
-from driftwood.accounts import create_user
 from driftwood.api.tokens import create_token
 from driftwood.models import Visibility
-
-
-@pytest.fixture
-def alice(session):
-    user = create_user(session, "alice", "correct horse battery")
-    session.commit()
-    return user
-
-
-@pytest.fixture
-def bob(session):
-    user = create_user(session, "bob", "correct horse battery")
-    session.commit()
-    return user
 
 
 class Pinboard:

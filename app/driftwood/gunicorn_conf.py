@@ -44,7 +44,7 @@ keepalive = 75
 
 # The heartbeat file goes to /dev/shm (always a tmpfs in a container): the root filesystem
 # is read-only in production, and a disk-backed heartbeat can stall workers.
-worker_tmp_dir = "/dev/shm"
+worker_tmp_dir = "/dev/shm"  # noqa: S108 (a tmpfs by design, see above)
 # The control socket (gunicornc) would need a writable $HOME; nothing here uses it.
 control_socket_disable = True
 

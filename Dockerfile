@@ -166,8 +166,8 @@ ENV PATH=/opt/venv/bin:/usr/bin \
 USER 10001:10001
 EXPOSE 8000
 # Probes /healthz with the stdlib: no curl in the image. (`driftwood healthcheck` does the
-# same, but imports the whole app first, a scrypt hash included: measured over 10 s per probe
-# on a loaded 2-core host, against well under a second for this.)
+# same, but imports the whole app and its libraries first: measured over 10 s per probe on a
+# loaded 2-core host, against well under a second for this.)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --start-interval=1s --retries=3 \
     CMD ["python", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # Exec form: gunicorn is PID 1 and gets SIGTERM itself, then drains in-flight requests.

@@ -5,6 +5,7 @@ Shared by the sign-up and login pages and by `driftwood create-user|reset-passwo
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +17,14 @@ from driftwood.models import User
 USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,150}")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024  # scrypt of a megabyte "password" is a denial of service
-# Checked against when the user does not exist, so that a wrong username takes as long as
-# a wrong password and the response time does not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash("driftwood-timing-equaliser", method="scrypt")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so that a wrong username takes as long
+    as a wrong password and the response time does not reveal which accounts exist. Made on
+    first use, not at import: every process that imports the app (CLI, workers) would pay."""
+    return generate_password_hash("driftwood-timing-equaliser", method="scrypt")
 
 
 class AccountError(ValueError):
@@ -77,7 +83,7 @@ def authenticate(
     the account is locked after `max_failures` wrong passwords in a row."""
     user = get_user(session, username.strip())
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     now = datetime.now(UTC)
     if user.locked_until is not None and user.locked_until > now:

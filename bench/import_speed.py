@@ -10,25 +10,19 @@ from the host's PostgreSQL binaries, as the integration tests do.
 """
 
 import argparse
-import contextlib
 import json
 import os
 import random
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from bench.app_queries import database
 from driftwood import db
 from driftwood.accounts import create_user
 from driftwood.importer import import_bookmarks
 from driftwood.netscape import parse
-from tests.integration.conftest import _as_postgres, _free_port, _postgres_bin
 
 WORDS = ["docker", "python", "flask", "postgres", "nginx", "linux", "cooking", "travel", "music"]
 
@@ -61,31 +55,6 @@ def bookmark_file(entries: int, seed: int = 42) -> bytes:
             lines.append(f"<DD>{' '.join(rng.choices(WORDS, k=25))}")
     lines += ["</DL><p>"] * 4
     return "\n".join(lines).encode()
-
-
-@contextlib.contextmanager
-def database() -> Iterator[str]:
-    given = os.environ.get("DRIFTWOOD_BENCH_DATABASE_URL")
-    if given:
-        yield given
-        return
-    bindir = _postgres_bin()
-    if bindir is None:
-        raise SystemExit("needs DRIFTWOOD_BENCH_DATABASE_URL or PostgreSQL server binaries")
-    workdir = Path(tempfile.mkdtemp(prefix="driftwood-bench-"))
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres", "postgres")
-    data, port = workdir / "data", _free_port()
-    run = {"check": True, "capture_output": True}
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres"]), **run)
-    pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "log")]
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={workdir}"
-    subprocess.run(_as_postgres([*pg_ctl, "-o", options, "-w", "start"]), **run)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres([*pg_ctl, "-m", "fast", "stop"]), check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def timed(results: dict[str, dict[str, float]], name: str, action):  # type: ignore[no-untyped-def]

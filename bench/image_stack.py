@@ -44,7 +44,7 @@ from python_on_whales import DockerClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ops.build import build_args, build_stage  # noqa: E402
+from ops.build import build_args, build_stage, change_for_rebuild  # noqa: E402
 from ops.ca import host_ca_bundle  # noqa: E402
 from ops.push import LOCAL_REGISTRY, platform_sizes  # noqa: E402
 from ops.secrets import ensure_secrets  # noqa: E402
@@ -79,10 +79,6 @@ def committed_tree(destination: Path) -> None:
             tar.extractall(destination, filter="data")
 
 
-def append_line(path: Path, line: str) -> None:
-    path.write_text(path.read_text() + line + "\n")
-
-
 def uncompressed_bytes(docker: DockerClient, image: str) -> int:
     """The image's files as one tar (what it occupies unpacked); the engine's own size figure
     is the compressed one with the containerd image store."""
@@ -106,9 +102,9 @@ def measure_builds(docker: DockerClient, stage: Stage, work: Path) -> dict[str, 
         return build_stage(docker, stage, source, show=lambda _: None, kind=kind, **options)
 
     cold = build("cold", cache=False)
-    append_line(work / "app/driftwood/__init__.py", "# a code change, to time the rebuild")
+    change_for_rebuild(work / "app/driftwood/__init__.py")
     code = build("rebuild")
-    append_line(work / "requirements/app.lock", "# a lock change, to time the rebuild")
+    change_for_rebuild(work / "requirements/app.lock", "a lock change, to time the rebuild")
     deps = build("deps")
     pushed = build("push", push_to=f"{LOCAL_REGISTRY}/driftwood-bench/{stage.name}")
     repository = f"driftwood-bench/{stage.name}"

@@ -12,6 +12,7 @@ import json
 import re
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -99,6 +100,12 @@ class BuildRecord:
 def local_tag(stage: Stage, kind: str = "build") -> str:
     """`driftwood:stage-13`; the rebuild probe (built from a changed copy) gets its own tag."""
     return f"{stage.image}:{stage.tag}" + ("-rebuild" if kind == "rebuild" else "")
+
+
+def change_for_rebuild(path: Path, why: str = "a code change, to time the rebuild") -> None:
+    """Append a comment line no earlier run wrote. BuildKit keys COPY by file content, so a
+    change that repeats a previous run's comes back from the cache and times nothing."""
+    path.write_text(f"{path.read_text()}\n# {why}: {uuid.uuid4().hex}\n")
 
 
 def build_args(

@@ -20,7 +20,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from rich.table import Table
 
-from ops.build import build_stage
+from ops.build import build_stage, change_for_rebuild
 from ops.stages import Stage
 from ops.version import SourceVersion
 
@@ -262,7 +262,7 @@ def measure(
         copy = Path(tmp)
         _copy_context(stage, copy)
         changed = copy / stage.code_change.relative_to(stage.context)
-        changed.write_text(changed.read_text() + "\n# a code change, to time the rebuild\n")
+        change_for_rebuild(changed)
         rebuild = build_stage(docker, stage, source, show=show, context=copy, kind="rebuild")
     rebuild.save(reports)
     return cold.seconds, rebuild.seconds

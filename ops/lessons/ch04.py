@@ -19,7 +19,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import NoSuchNetwork
 
 from ops.baseimages import resolve_refs
-from ops.build import FINISHED, STEP_LINE, build_args
+from ops.build import FINISHED, STEP_LINE, build_args, change_for_rebuild
 from ops.ca import host_ca_bundle
 from ops.lessons import Lesson, LessonContext, Result
 from ops.lessons.probes import (
@@ -219,10 +219,6 @@ def build(
     return BuildRun(tag, seconds, step_states(lines), digest)
 
 
-def change_one_line(path: Path) -> None:
-    path.write_text(path.read_text() + "\n# one changed line, to time the rebuild\n")
-
-
 def rebuild_experiment(ctx: LessonContext) -> dict[str, tuple[BuildRun, BuildRun]]:
     """{"naive"|"ordered": (build before, rebuild after a one-line code change)}."""
     with tempfile.TemporaryDirectory(prefix="driftwood-ch04-") as tmp:
@@ -231,7 +227,7 @@ def rebuild_experiment(ctx: LessonContext) -> dict[str, tuple[BuildRun, BuildRun
         tags = {"naive": f"{IMAGE}:stage-04-naive", "ordered": f"{IMAGE}:stage-04"}
         files = {"naive": NAIVE, "ordered": ORDERED}
         before = {k: build(ctx.docker, copy, files[k], tags[k]) for k in files}
-        change_one_line(copy / CODE_FILE)
+        change_for_rebuild(copy / CODE_FILE)
         after = {k: build(ctx.docker, copy, files[k], f"{tags[k]}-rebuild") for k in files}
     return {k: (before[k], after[k]) for k in files}
 

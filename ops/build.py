@@ -98,7 +98,7 @@ class BuildRecord:
 
 
 def local_tag(stage: Stage, kind: str = "build") -> str:
-    """`driftwood:stage-13`; the rebuild probe (built from a changed copy) gets its own tag."""
+    """`driftwood:stage-12`; the rebuild probe (built from a changed copy) gets its own tag."""
     return f"{stage.image}:{stage.tag}" + ("-rebuild" if kind == "rebuild" else "")
 
 

@@ -1,14 +1,19 @@
 """The course's chapters and their stages: assemble, materialise, tag, check out, diff.
 
-A stage is the repository's shared base (the app, its tests, the ops tooling) with one
-chapter laid over it:
+A stage is the repository's shared base (the app, its tests, the ops tooling) with the
+chapters up to it laid over it:
 
     stage N = the repository, minus every chapters/NN-slug/ folder,
-              minus the paths listed in the chapter's `remove` (root files the stage has
-              not earned yet, e.g. chapter 01 has no Dockerfile),
-              plus chapters/NN-slug/files/** copied to the root,
+              plus chapters/KK-slug/files/** of every chapter K <= N, in order (a chapter's
+              file replaces an earlier chapter's: each is written once, where it changes),
+              minus the paths listed in chapter N's `remove` (root files the stage has not
+              earned yet, e.g. chapter 01 has no Dockerfile, and earlier chapters' files it
+              no longer has),
               plus chapters/NN-slug/README.md as README.md,
               plus chapters/NN-slug/stage.toml as stage.toml.
+
+The last chapter is marked `root = true` in chapters.toml: its stage is the repository root
+itself, the final production state, and its folder holds only the chapter's README.
 
 The chapter's stage.toml therefore describes the stage as the learner sees it: its paths
 are relative to the stage's root. From `main` the tooling materialises a stage under
@@ -56,6 +61,7 @@ class Chapter:
     slug: str
     title: str
     built: bool
+    root: bool = False  # the stage is the repository root (the last chapter only)
 
     @property
     def folder(self) -> str:
@@ -88,6 +94,7 @@ def load_course(project_root: Path) -> list[Chapter]:
                 slug=str(entry["slug"]),
                 title=str(entry["title"]),
                 built=bool(entry.get("built", True)),
+                root=bool(entry.get("root", False)),
             )
         except KeyError as exc:
             raise ChapterError(f"{path}: chapter #{index} lacks field {exc.args[0]}") from exc
@@ -98,6 +105,8 @@ def load_course(project_root: Path) -> list[Chapter]:
         chapters.append(chapter)
     if not chapters:
         raise ChapterError(f"{path}: lists no [[chapter]]")
+    if any(c.root for c in chapters[:-1]):
+        raise ChapterError(f"{path}: only the last chapter can be the repository root")
     return chapters
 
 
@@ -137,7 +146,10 @@ def assemble(base: Mapping[str, T], chapter: Chapter, all_chapters: list[Chapter
     """Stage `chapter`'s file map from the repository's file map (path -> content handle).
 
     Pure: the same rule serves the working tree (handles are files) and git (blob ids).
+    The `remove` list is applied by the caller (`drop`), which reads the manifest.
     """
+    if chapter.root:
+        return dict(base)
     folder = f"{chapter.path}/"
     try:
         readme, manifest = base[folder + "README.md"], base[folder + MANIFEST]
@@ -145,8 +157,9 @@ def assemble(base: Mapping[str, T], chapter: Chapter, all_chapters: list[Chapter
         raise ChapterError(f"{chapter.path}/ lacks {exc.args[0].rsplit('/', 1)[-1]}") from exc
     chapter_folders = tuple(f"{c.path}/" for c in all_chapters)
     stage = {p: h for p, h in base.items() if not p.startswith(chapter_folders)}
-    overlay = folder + "files/"
-    stage.update({p.removeprefix(overlay): h for p, h in base.items() if p.startswith(overlay)})
+    for earlier in (c for c in all_chapters if c.number <= chapter.number):
+        overlay = f"{earlier.path}/files/"
+        stage.update({p.removeprefix(overlay): h for p, h in base.items() if p.startswith(overlay)})
     stage["README.md"] = readme
     stage[MANIFEST] = manifest
     return stage
@@ -216,6 +229,8 @@ def stage_root(project_root: Path, key: str | int) -> tuple[Chapter, Path]:
     checkout of that stage (`invoke stage.checkout`: its root stage.toml is the chapter's)."""
     if (project_root / COURSE).exists() and (project_root / CHAPTERS_DIR).is_dir():
         chapter = find(project_root, key)
+        if chapter.root:
+            return chapter, project_root
         if (project_root / chapter.path).is_dir():
             return chapter, materialise(project_root, chapter)
     manifest = project_root / MANIFEST
@@ -230,11 +245,12 @@ def stage_root(project_root: Path, key: str | int) -> tuple[Chapter, Path]:
 
 
 def stage_manifests(project_root: Path) -> list[Path]:
-    """The materialised manifest of every built chapter that has its folder (for discovery)."""
+    """The materialised manifest of every built chapter that has its folder (for discovery);
+    the root chapter's is the repository's own stage.toml, which discovery reads anyway."""
     return [
         materialise(project_root, c) / MANIFEST
         for c in built(project_root)
-        if (project_root / c.path).is_dir()
+        if not c.root and (project_root / c.path).is_dir()
     ]
 
 
@@ -291,7 +307,8 @@ def stage_commits(project_root: Path, commit: str = "HEAD") -> list[tuple[Chapte
     parent: str | None = None
     for chapter in (c for c in chapters if c.built):
         files = assemble(base, chapter, chapters)
-        drop(files, removed_paths(_blob_text(project_root, files[MANIFEST]), chapter.path))
+        if not chapter.root:
+            drop(files, removed_paths(_blob_text(project_root, files[MANIFEST]), chapter.path))
         tree = _write_tree(project_root, files)
         date = commit_date(chapter)
         env = {**IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}

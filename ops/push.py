@@ -55,7 +55,7 @@ def compute_tags(source: SourceVersion, stage: Stage, latest: bool = False) -> l
 
 
 def split_reference(reference: str) -> tuple[str, str, str]:
-    """`127.0.0.1:5000/driftwood:stage-13` -> (registry, repository, tag or digest)."""
+    """`127.0.0.1:5000/driftwood:stage-12` -> (registry, repository, tag or digest)."""
     registry, _, rest = reference.partition("/")
     if "@" in rest:
         repository, _, ref = rest.partition("@")

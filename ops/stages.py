@@ -6,7 +6,7 @@ own manifest. Tasks only ever see a `Stage`, so a chapter plugs in by adding a f
 A manifest (paths are relative to the manifest's folder):
 
     name = "final"
-    number = 13
+    number = 12
     kind = "build"                  # optional: "host" (no image: the app runs on the host) or
                                     # "stock" (stock images run by hand, nothing built);
                                     # only "build" stages need dockerfile, context,

@@ -168,3 +168,42 @@ def test_discovery_reads_chapter_manifests_from_the_assembled_stage(repo: Path) 
     assert host.dockerfile is None
     assert not host.builds
     assert built.dockerfile == repo / ".cache/stages/02-two/Dockerfile"
+
+
+def test_later_stages_inherit_earlier_overlays_unless_removed(repo: Path) -> None:
+    write(
+        repo,
+        {
+            "chapters/01-one/files/notes.txt": "written in chapter one\n",
+            "chapters/01-one/files/lesson-only.txt": "chapter one's exercise\n",
+        },
+    )
+    manifest = repo / "chapters/02-two/stage.toml"
+    manifest.write_text(manifest.read_text() + 'remove = ["lesson-only.txt"]\n')
+    two = chapters.materialise(repo, chapters.find(repo, 2))
+    assert (two / "notes.txt").read_text() == "written in chapter one\n"
+    assert not (two / "lesson-only.txt").exists()
+    assert (two / "Dockerfile").read_text() == "FROM naive\n"  # chapter two's own wins
+
+
+def test_the_root_chapter_is_the_repository_itself(repo: Path) -> None:
+    course = repo / "chapters/chapters.toml"
+    course.write_text(COURSE.replace("built = false", "root = true"))
+    write(
+        repo,
+        {
+            "chapters/03-three/README.md": "chapter three\n",
+            "stage.toml": 'name = "final"\nnumber = 3\ntitle = "Final"\nkind = "host"\n',
+        },
+    )
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "root chapter")
+    three = chapters.find(repo, 3)
+    assert chapters.stage_root(repo, 3) == (three, repo)
+    _, (_, two), (_, final) = chapters.stage_commits(repo)
+    assert git(repo, "rev-parse", f"{final}^{{tree}}") == git(repo, "rev-parse", "HEAD^{tree}")
+    assert git(repo, "rev-parse", f"{final}^").strip() == two
+    assert [s.name for s in discover(repo)] == ["01-one", "02-two", "final"]
+    course.write_text(COURSE.replace('slug = "one"', 'slug = "one"\nroot = true'))
+    with pytest.raises(ChapterError, match="only the last chapter can be the repository root"):
+        chapters.load_course(repo)

@@ -70,9 +70,3 @@ def test_differing_files_names_the_layer_and_path_that_changed(tmp_path: Path) -
     assert differing_files(one, two) == ["layer 2: var/log/dpkg.log (content)"]
     assert differing_files(one, one) == []
     assert differing_files(one, _archive(tmp_path / "3.tar", base)) == ["2 layers vs 1"]
-
-
-def test_stage_06_builds_chapter_05s_image_unchanged() -> None:
-    for name in ("Dockerfile", ".dockerignore"):
-        five = (CHAPTERS / "05-building-well" / "files" / name).read_bytes()
-        assert (CHAPTERS / "06-storage" / "files" / name).read_bytes() == five, name

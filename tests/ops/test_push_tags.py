@@ -47,7 +47,7 @@ def test_source_version_stamps() -> None:
 @pytest.mark.parametrize(
     ("reference", "parts"),
     [
-        ("127.0.0.1:5000/driftwood:stage-13", ("127.0.0.1:5000", "driftwood", "stage-13")),
+        ("127.0.0.1:5000/driftwood:stage-12", ("127.0.0.1:5000", "driftwood", "stage-12")),
         ("127.0.0.1:5000/a/b@sha256:ab", ("127.0.0.1:5000", "a/b", "sha256:ab")),
         ("ghcr.io/me/driftwood", ("ghcr.io", "me/driftwood", "latest")),
     ],

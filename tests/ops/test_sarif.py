@@ -24,7 +24,7 @@ def sample_report() -> ScanReport:
         ),
         CheckResult("policy.non_root", "pass", "runs as 10001:10001"),
     ]
-    return ScanReport("final", "driftwood:stage-13", results, compare({}, results))
+    return ScanReport("final", "driftwood:stage-12", results, compare({}, results))
 
 
 def test_sarif_shape() -> None:

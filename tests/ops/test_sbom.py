@@ -75,14 +75,14 @@ def fake_image(root: Path) -> Path:
 
 
 def test_every_debian_and_python_package_with_versions_and_licences(tmp_path: Path) -> None:
-    sbom = build_sbom(fake_image(tmp_path), "driftwood:stage-13", "sha256:abc")
+    sbom = build_sbom(fake_image(tmp_path), "driftwood:stage-12", "sha256:abc")
     assert sbom["bomFormat"] == "CycloneDX"
     assert sbom["specVersion"] == "1.6"
     assert sbom["serialNumber"].startswith("urn:uuid:")
     assert sbom["metadata"]["component"] == {
         "type": "container",
-        "bom-ref": "driftwood:stage-13",
-        "name": "driftwood:stage-13",
+        "bom-ref": "driftwood:stage-12",
+        "name": "driftwood:stage-12",
         "version": "sha256:abc",
     }
     by_name = {c["name"]: c for c in sbom["components"]}

@@ -46,4 +46,4 @@ def test_missing_or_broken_keys_name_the_fix(tmp_path: Path, env: dict, message:
 
 def test_tags_are_never_signed(tmp_path: Path) -> None:
     with pytest.raises(SigningError, match="sign a digest, never a tag"):
-        sign("127.0.0.1:5000/driftwood:stage-13", signing_keys(tmp_path, {}), None)
+        sign("127.0.0.1:5000/driftwood:stage-12", signing_keys(tmp_path, {}), None)

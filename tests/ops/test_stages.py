@@ -86,7 +86,7 @@ def test_errors_name_file_and_field(tmp_path: Path, edit, message: str) -> None:
 
 
 def test_discover_orders_chapters_then_final(tmp_path: Path) -> None:
-    write_stage(tmp_path, "final", 13)
+    write_stage(tmp_path, "final", 12)
     write_stage(tmp_path / "chapters" / "02-layers", "layers", 2)
     write_stage(tmp_path / "chapters" / "01-naive", "naive", 1)
     assert [s.name for s in discover(tmp_path)] == ["naive", "layers", "final"]
@@ -96,7 +96,7 @@ def test_discover_orders_chapters_then_final(tmp_path: Path) -> None:
 
 
 def test_unknown_stage_lists_the_known_ones(tmp_path: Path) -> None:
-    write_stage(tmp_path, "final", 13)
+    write_stage(tmp_path, "final", 12)
     with pytest.raises(StageError, match="unknown stage 'nope': choose one of final"):
         find_stage(tmp_path, "nope")
 

@@ -30,6 +30,7 @@ from ops import (
     measured,
     preflight,
     push,
+    registry,
     runstage,
     scan,
     sign,
@@ -283,6 +284,7 @@ def _clear_errors() -> Iterator[None]:
         stages.StageError,
         preflight.PreflightError,
         push.RegistryError,
+        registry.RegistryFailure,
         sign.SigningError,
         runstage.RunError,
         stack.StackError,
@@ -687,6 +689,38 @@ def volume_restore(c: Context, file: str, volume: str, replace: bool = False) ->
 volume_ns = Collection("volume", volume_backup, volume_restore)
 
 
+# ---- the local registry's housekeeping ------------------------------------------------------
+
+
+@task(
+    name="rm",
+    help={
+        "image": "REPOSITORY:TAG or REPOSITORY@DIGEST in the local registry (no host part)",
+    },
+)
+def registry_rm(c: Context, image: str) -> None:
+    """Delete an image (an index with its platform manifests) from the local registry."""
+    repository, separator, reference = image.rpartition("@" if "@" in image else ":")
+    if not separator or not repository:
+        raise Exit(f"{image!r}: give REPOSITORY:TAG or REPOSITORY@DIGEST, e.g. driftwood:1.0.0")
+    with _clear_errors():
+        deleted = registry.delete_image(repository, reference)
+    if not deleted:
+        raise Exit(f"{registry.ADDRESS}/{image} is not in the registry")
+    print(f"deleted {len(deleted)} manifest(s): {', '.join(d[:19] for d in deleted)}")
+    print("their layers are freed by `invoke registry.gc`")
+
+
+@task(name="gc")
+def registry_gc(c: Context) -> None:
+    """Free the layers no manifest references (the registry pauses while it collects)."""
+    with _clear_errors():
+        registry.collect_garbage()
+
+
+registry_ns = Collection("registry", registry_rm, registry_gc)
+
+
 stage_ns = Collection(
     "stage",
     stage_tag,
@@ -721,4 +755,5 @@ ns = Collection(
     report_ns,
     learn_ns,
     volume_ns,
+    registry_ns,
 )

@@ -18,6 +18,7 @@ from python_on_whales.exceptions import DockerException
 
 from ops import standins
 from ops.baseimages import load_lock, resolve_refs
+from ops.registry import delete_image
 
 LOCK = load_lock()
 HELLO = """\
@@ -82,7 +83,8 @@ def hello(request, docker: DockerClient, refs, registry: str, tmp_path_factory) 
         "import platform, sys\nprint(platform.machine(), sys.version.split()[0])\n"
     )
     build_args = {"PYTHON_IMAGE": refs["PYTHON_IMAGE"]} if request.param == "pinned" else {}
-    ref = f"{registry}/{unique('hello')}:{request.param}"
+    repository = unique("hello")
+    ref = f"{registry}/{repository}:{request.param}"
     docker.buildx.build(
         context,
         build_args=build_args,
@@ -95,6 +97,7 @@ def hello(request, docker: DockerClient, refs, registry: str, tmp_path_factory) 
     finally:
         if docker.image.exists(ref):
             docker.image.remove(ref, force=True)
+        delete_image(repository, request.param)  # its layers go at the next `registry.gc`
 
 
 @pytest.mark.parametrize(("platform", "machine"), [("amd64", "x86_64"), ("arm64", "aarch64")])

@@ -148,8 +148,10 @@ def test_python_base_has_pip_install_and_venv_like_the_official_image(
     assert lines[-1] == "/tmp/venv"
 
 
-@pytest.fixture
-def postgres(docker: DockerClient, seeded, tmp_path: Path) -> Iterator[Container]:
+@pytest.fixture(params=["as-root", "as-postgres"])
+def postgres(request, docker: DockerClient, seeded, tmp_path: Path) -> Iterator[Container]:
+    """Started as root (the entrypoint prepares PGDATA, then drops to postgres) and with
+    `--user postgres` from the start (no root at all, as compose.yaml runs it)."""
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "db-password").write_text("s3cret-from-a-file\n")
@@ -170,6 +172,7 @@ def postgres(docker: DockerClient, seeded, tmp_path: Path) -> Iterator[Container
             "POSTGRES_PASSWORD_FILE": "/run/secrets/db-password",
         },
         volumes=[(secrets, "/run/secrets", "ro"), (init, "/docker-entrypoint-initdb.d", "ro")],
+        user="postgres" if request.param == "as-postgres" else None,
     )
     try:
         wait_for(lambda: _tcp_ready(docker, container), what="PostgreSQL on TCP")

@@ -214,6 +214,9 @@ def test_postgres_takes_its_password_from_a_file_and_runs_init_scripts(
     )
     with pytest.raises(DockerException):
         psql(docker, postgres, "wrong", "SELECT 1")
+    # Read from the file for initdb, and not handed on to the server's environment.
+    environ = docker.execute(postgres, ["cat", "/proc/1/environ"], user="postgres")
+    assert "s3cret-from-a-file" not in environ
 
 
 def test_postgres_runs_as_the_postgres_user_as_pid_1(docker: DockerClient, postgres) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException, NoSuchContainer
 
 from ops import k8s, runstage, stack, stages, swarm
 from ops.baseimages import resolve_refs
@@ -285,16 +286,54 @@ def _pg_ready(container: str) -> bool:
     return True
 
 
+# Networks every engine has; only user-defined ones have the embedded DNS that
+# `swarm leave` breaks (moby/moby#45144, open): names stop resolving on every bridge network
+# that existed before `swarm init`, for running and new containers alike, until the network
+# is recreated. On an engine other people use, that is their stacks broken.
+DEFAULT_NETWORKS = {"bridge", "host", "none"}
+
+
+def others_on_networks(docker: DockerClient) -> list[str]:
+    """Running containers on user-defined networks that are not this stage's stack."""
+    others = []
+    for container in docker.container.list():
+        try:
+            project = container.config.labels.get("com.docker.compose.project")
+            networks = set(container.network_settings.networks or {})
+        except NoSuchContainer:  # removed since the listing
+            continue
+        if project != stack.PROJECT_NAME and networks - DEFAULT_NETWORKS:
+            others.append(str(container.name))
+    return others
+
+
 @contextlib.contextmanager
 def one_node_swarm(docker: DockerClient) -> Iterator[None]:
     """Swarm mode for the duration, and always left: the engine is shared."""
     if docker.info().swarm.local_node_state == "active":
         raise RuntimeError("this engine is already in a swarm: not touching it")
+    others = others_on_networks(docker)
+    if others:
+        raise RuntimeError(
+            f"refusing swarm mode on an engine others use ({', '.join(others[:3])}"
+            f"{', ...' if len(others) > 3 else ''} on bridge networks): leaving a swarm breaks "
+            "name resolution on every existing bridge network (moby/moby#45144)"
+        )
     docker.swarm.init(advertise_address="127.0.0.1")
     try:
         yield
     finally:
         docker.swarm.leave(force=True)
+
+
+def resolves(docker: DockerClient, container: str, name: str) -> bool:
+    """Whether `name` resolves inside `container` (the app image has Python, no shell)."""
+    code = f"import socket; socket.gethostbyname({name!r})"
+    try:
+        docker.execute(container, ["python", "-c", code])
+    except DockerException:
+        return False
+    return True
 
 
 def _converged(docker: DockerClient) -> dict[str, str] | None:
@@ -324,6 +363,7 @@ def _stack_gone(docker: DockerClient) -> bool:
     "builds nothing and has no start order; the images come from a registry",
 )
 def swarm_converges(ctx: LessonContext) -> Result:
+    app = app_container_id(ctx)
     model = stack.Stack(ctx.root, prod=True).client().compose.config(return_json=True)
     app_image = model["services"]["app"]["image"]
     stack_file = swarm.for_swarm(model, SWARM_SERVICES, {app_image: pushed_image(ctx)})
@@ -338,9 +378,17 @@ def swarm_converges(ctx: LessonContext) -> Result:
         finally:
             ctx.docker.stack.remove(SWARM_STACK)
             gone = wait_for("the stack's containers removed", lambda: _stack_gone(ctx.docker), 60)
+    # The stage's own networks lost their DNS with the swarm: recreate them.
+    dns_kept = resolves(ctx.docker, app, "db")
+    down(ctx)
+    up(ctx)
+    left = ctx.docker.info().swarm.local_node_state == "inactive"
     return Result.expect(
-        gone,
+        gone and left,
         f"{', '.join(f'{n} {c}' for n, c in sorted(counts.items()))} after "
-        f"{converge_s:.1f} s; removed, swarm left",
+        f"{converge_s:.1f} s; removed: {gone}, swarm left: {left}; after leaving, the stage's "
+        f"app {'still resolves' if dns_kept else 'no longer resolved'} `db` "
+        "(moby/moby#45144), so the stage was restarted",
         swarm_converge_s=round(converge_s, 2),
+        dns_kept_after_leave=dns_kept,
     )

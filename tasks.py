@@ -170,7 +170,7 @@ def stage_check(c: Context, stage: str, only: str = "") -> None:
 
 @task(name="up", help={"stage": "chapter number or slug"})
 def stage_up(c: Context, stage: str) -> None:
-    """Start a chapter stage that runs without an image of its own (chapters 01-03)."""
+    """Start chapter N's stage as its lesson does (12: the production stack)."""
     print(_lesson_hook(stage, "up"))
 
 

@@ -169,6 +169,8 @@ def podman_container(name: str, *args: str) -> Iterator[str]:
 )
 def podman_runs_image(ctx: LessonContext) -> Result:
     image = pushed_image(ctx)
+    # Podman has its own image store, not Docker's: a fresh pull, timed.
+    run("podman", "rmi", "--ignore", image)
     started = time.monotonic()
     run("podman", "pull", "--quiet", "--tls-verify=false", image)
     pull_s = time.monotonic() - started
@@ -260,6 +262,7 @@ def kube_play_ready(ctx: LessonContext) -> Result:
             pods = run("podman", "pod", "ps", "--filter", f"name={PREFIX}", "--format", "{{.Name}}")
         finally:
             _kube_down(files)
+            run("podman", "rmi", "--ignore", image)
     return Result.expect(
         len(pods.split()) == len(groups),
         f"pods {', '.join(pods.split())}: {url} answered 200 {ready_s:.1f} s after the "

@@ -5,7 +5,8 @@ The stage is the production stack itself (`invoke stage.up 12`, ops.runstage). T
 run the stack's app image under Podman and the Kubernetes manifests under `podman kube
 play`, read the running app container with containerd's and runc's own tools, and deploy a
 one-node Swarm stack for as long as it takes to converge. Everything they start is named
-`driftwood-stage-12-...` and removed, Swarm mode included, also when a claim fails.
+`driftwood-stage-12-...` and removed, Swarm mode included, also when a claim fails. Swarm
+mode is only entered on an engine no one else is using (see `one_node_swarm`).
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def runc_root() -> str:
     raise LookupError(f"no runc state in {', '.join(RUNC_ROOTS)}")
 
 
-def _pids_by_id(table: str) -> dict[str, str]:
+def pids_by_id(table: str) -> dict[str, str]:
     """`ctr tasks ls` / `runc list` output: the first column (id) to the second (PID)."""
     rows = [line.split() for line in table.splitlines()[1:]]
     return {row[0]: row[1] for row in rows if len(row) > 1}
@@ -142,8 +142,8 @@ def containerd_and_runc(ctx: LessonContext) -> Result:
     container = app_container_id(ctx)
     pid = str(ctx.docker.container.inspect(container).state.pid)
     socket, root = containerd_socket(), runc_root()
-    tasks = _pids_by_id(run("ctr", "--address", socket, "--namespace", "moby", "tasks", "ls"))
-    runc = _pids_by_id(run("runc", "--root", root, "list"))
+    tasks = pids_by_id(run("ctr", "--address", socket, "--namespace", "moby", "tasks", "ls"))
+    runc = pids_by_id(run("runc", "--root", root, "list"))
     return Result.expect(
         tasks.get(container) == pid and runc.get(container) == pid,
         f"docker: {container[:12]} PID {pid}; containerd ({socket}) task PID "

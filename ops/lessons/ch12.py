@@ -382,6 +382,10 @@ def swarm_converges(ctx: LessonContext) -> Result:
         finally:
             ctx.docker.stack.remove(SWARM_STACK)
             gone = wait_for("the stack's containers removed", lambda: _stack_gone(ctx.docker), 60)
+            # `stack rm` keeps volumes, as `compose down` does: this one was the claim's own.
+            label = ("label", f"com.docker.stack.namespace={SWARM_STACK}")
+            for volume in ctx.docker.volume.list(filters=[label]):
+                ctx.docker.volume.remove(volume)
     # The stage's own networks lost their DNS with the swarm: recreate them.
     dns_kept = resolves(ctx.docker, app, "db")
     down(ctx)

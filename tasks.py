@@ -171,7 +171,7 @@ def stage_check(c: Context, stage: str, only: str = "") -> None:
 
 @task(name="up", help={"stage": "chapter number or slug"})
 def stage_up(c: Context, stage: str) -> None:
-    """Start a chapter stage that runs without an image of its own (chapters 01-03)."""
+    """Start chapter N's stage as its lesson does (12: the production stack)."""
     print(_lesson_hook(stage, "up"))
 
 
@@ -329,10 +329,15 @@ def stage_list(c: Context, json: bool = False) -> None:
         "stage": STAGE_HELP,
         "verify": "run only what the registry holds, signed: refuse unsigned or tampered images",
         "registry": "registry holding the signed image (with --verify)",
+        "ref": "with --verify: this reference instead of the stage's tag (roll back by digest)",
     },
 )
 def stage_run(
-    c: Context, stage: str | None = None, verify: bool = False, registry: str = push.LOCAL_REGISTRY
+    c: Context,
+    stage: str | None = None,
+    verify: bool = False,
+    registry: str = push.LOCAL_REGISTRY,
+    ref: str = "",
 ) -> None:
     """Bring a stage up, wait until it is healthy, and print its URL."""
     with _clear_errors():
@@ -341,7 +346,7 @@ def stage_run(
         image = None
         if verify:
             keys = sign.signing_keys(PROJECT_ROOT, dict(os.environ))
-            reference = f"{registry}/{the_stage.image}:{the_stage.tag}"
+            reference = ref or f"{registry}/{the_stage.image}:{the_stage.tag}"
             image = sign.verify(reference, sign.public_key(keys)).reference
             print(f"verified {reference} -> {image}")
         print(f"{the_stage.name} is up: {runstage.start(docker, the_stage, PROJECT_ROOT, image)}")
@@ -574,14 +579,21 @@ def _stack(prod: bool) -> stack.Stack:
         "prod": PROD_HELP,
         "build": "build the images first (--no-build to skip)",
         "verify": "with --prod: run only the signed app image from the registry (image.sign)",
+        "ref": "with --verify: the signed image to run, e.g. an earlier digest (a rollback)",
     }
 )
-def up(c: Context, prod: bool = False, build: bool = True, verify: bool = False) -> None:
+def up(
+    c: Context, prod: bool = False, build: bool = True, verify: bool = False, ref: str = ""
+) -> None:
     """Build and start the stack, wait until every service is healthy, print the URL."""
+    if ref and not verify:
+        raise Exit(
+            "error: --ref is the image to verify and run: `invoke up --prod --verify --ref REF`"
+        )
     if verify:
         if not prod:
             raise Exit("error: --verify runs the production stack: `invoke up --prod --verify`")
-        stage_run(c, verify=True)
+        stage_run(c, verify=True, ref=ref)
         return
     the_stack = _stack(prod)
     with _clear_errors():

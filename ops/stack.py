@@ -39,11 +39,13 @@ class Stack:
     project: str = PROJECT_NAME
     # Settings to use instead of .env (the tests: free ports, their own image tag).
     overrides: tuple[tuple[str, str], ...] = ()
+    # Files layered on compose.yaml instead of the dev or production one (a chapter's stage).
+    layers: tuple[str, ...] = ()
 
     @property
     def compose_files(self) -> list[Path]:
-        layer = PROD_FILE if self.prod else DEV_FILE
-        return [self.root / BASE_FILE, self.root / layer]
+        layers = self.layers or (PROD_FILE if self.prod else DEV_FILE,)
+        return [self.root / BASE_FILE, *(self.root / layer for layer in layers)]
 
     @property
     def generated_env(self) -> Path:

@@ -32,7 +32,7 @@ def test_tls_certificate_is_self_signed_once(tmp_path):
     assert secrets.ensure_tls_certificate(tmp_path / "secrets") == []
 
 
-def test_layers_dev_or_prod(tmp_path):
+def test_layers_dev_prod_or_a_chapters_own(tmp_path):
     assert [p.name for p in stack.Stack(tmp_path).compose_files] == [
         "compose.yaml",
         "compose.override.yaml",
@@ -41,6 +41,8 @@ def test_layers_dev_or_prod(tmp_path):
         "compose.yaml",
         "compose.prod.yaml",
     ]
+    chapter = stack.Stack(tmp_path, layers=("compose.security.yaml",))
+    assert [p.name for p in chapter.compose_files] == ["compose.yaml", "compose.security.yaml"]
 
 
 def test_env_files_user_settings_win_over_generated(tmp_path):

@@ -13,7 +13,6 @@ import contextlib
 import json
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from python_on_whales import Container
@@ -97,13 +96,10 @@ def _statuses(ctx: LessonContext) -> dict[str, list[dict[str, str]]]:
     def read() -> dict[str, list[dict[str, str]]]:
         found: dict[str, list[dict[str, str]]] = {}
         for service, container in _running(ctx).items():
-            statuses = []
+            found[service] = []
             for pid in same_pid_namespace(container.state.pid):
-                try:
-                    statuses.append(process_status(pid))
-                except FileNotFoundError:  # a healthcheck that ended meanwhile
-                    continue
-            found[service] = statuses
+                with contextlib.suppress(FileNotFoundError):  # a healthcheck that ended
+                    found[service].append(process_status(pid))
         return found
 
     return ctx.once("statuses", read)
@@ -267,7 +263,7 @@ def secrets_only_in_files(ctx: LessonContext) -> Result:
     )
 
 
-@contextmanager
+@contextlib.contextmanager
 def _throwaway(ctx: LessonContext, name: str) -> Iterator[str]:
     """The name for a container this claim starts; removed afterwards, also on failure."""
     full = f"{PREFIX}-{name}"

@@ -290,8 +290,9 @@ def _outcome(
 @LESSON.claim(
     "Started as root, the database's entrypoint fails without capabilities and starts with "
     "only CHOWN, FOWNER, SETUID and SETGID added; the stage's `user: postgres` needs none.",
-    hint="The postgres image's entrypoint chowns PGDATA and steps down with setpriv; each "
-    "capability it adds back must be named and explained, as in compose.security.yaml.",
+    hint="Started as root, the postgres image's entrypoint chowns PGDATA, then becomes "
+    "postgres (setpriv here, gosu in the official image); name and explain every capability "
+    "added back, as compose.security.yaml does.",
 )
 def root_entrypoint_needs_four_capabilities(ctx: LessonContext) -> Result:
     image = _refs(ctx)["POSTGRES_IMAGE"]

@@ -32,7 +32,7 @@ def test_tls_certificate_is_self_signed_once(tmp_path):
     assert secrets.ensure_tls_certificate(tmp_path / "secrets") == []
 
 
-def test_layers_dev_prod_or_a_chapters_own(tmp_path):
+def test_layers_dev_or_prod(tmp_path):
     assert [p.name for p in stack.Stack(tmp_path).compose_files] == [
         "compose.yaml",
         "compose.override.yaml",

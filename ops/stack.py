@@ -39,9 +39,13 @@ class Stack:
     project: str = PROJECT_NAME
     # Settings to use instead of .env (the tests: free ports, their own image tag).
     overrides: tuple[tuple[str, str], ...] = ()
+    # Files laid over compose.yaml instead of the dev or production one (chapter stages).
+    layers: tuple[str, ...] | None = None
 
     @property
     def compose_files(self) -> list[Path]:
+        if self.layers is not None:
+            return [self.root / BASE_FILE, *(self.root / name for name in self.layers)]
         layer = PROD_FILE if self.prod else DEV_FILE
         return [self.root / BASE_FILE, self.root / layer]
 

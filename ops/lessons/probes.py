@@ -53,6 +53,25 @@ def namespaces(pid: int | str) -> dict[str, str]:
     return {ns: Path(f"/proc/{pid}/ns/{ns}").readlink().name for ns in NAMESPACES}
 
 
+def same_pid_namespace(pid: int) -> list[int]:
+    """Every process in the PID namespace of host process `pid` (a container's State.Pid):
+    the container's processes, `docker exec`'d ones included, as the host numbers them."""
+    namespace = Path(f"/proc/{pid}/ns/pid").readlink()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # a process that ended meanwhile
+                if (entry / "ns" / "pid").readlink() == namespace:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def process_status(pid: int) -> dict[str, str]:
+    """/proc/PID/status as fields (Uid, CapEff, NoNewPrivs, Seccomp, ...): the kernel's view."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
 def command_line(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
 

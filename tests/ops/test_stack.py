@@ -41,6 +41,8 @@ def test_layers_dev_or_prod(tmp_path):
         "compose.yaml",
         "compose.prod.yaml",
     ]
+    chapter = stack.Stack(tmp_path, layers=("compose.security.yaml",))
+    assert [p.name for p in chapter.compose_files] == ["compose.yaml", "compose.security.yaml"]
 
 
 def test_env_files_user_settings_win_over_generated(tmp_path):

@@ -356,7 +356,7 @@ def none_and_host_modes(ctx: LessonContext) -> Result:
     return Result.expect(
         none_interfaces == ["lo"] and alone[0] != ours and shared[0] == ours,
         f"none: {alone[0]}, interfaces {none_interfaces}; host: {shared[0]} (the host's is "
-        f"{ours}), {len(host_mode_interfaces)} interfaces seen (the host lists "
+        f"{ours}), {len(host_mode_interfaces)} interfaces seen (the host, a moment later: "
         f"{len(host_interfaces)}), e.g. {', '.join(host_mode_interfaces[:4])}",
         none_interfaces=len(none_interfaces),
         host_mode_interfaces=len(host_mode_interfaces),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,11 @@ NAMESPACES = ("pid", "mnt", "net", "uts")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 POSTGRES_USER = "driftwood"
 POSTGRES_DB = "driftwood"
+# PostgreSQL's SSLRequest message: a server answers with one byte, S (TLS on offer) or N.
+# A TCP connect alone proves nothing: a transparent proxy accepts connections to any address
+# (and answers in its own protocol), so reachability checks speak the server's protocol.
+SSL_REQUEST = bytes.fromhex("0000000804d2162f")
+POSTGRES_REPLIES = ("S", "N")
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
@@ -164,3 +170,35 @@ def container(docker: DockerClient, name: str) -> Container:
     if not found.state.running:
         raise LookupError(f"{name} is {found.state.status}: restart it (invoke stage.up)")
     return found
+
+
+def postgres_reply(host: str, port: int = 5432, timeout: float = 3.0) -> str:
+    """The first byte `host:port` answers an SSLRequest with, from here ("" if none):
+    "S" or "N" only from a PostgreSQL server."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.sendall(SSL_REQUEST)
+            return connection.recv(1).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def postgres_reply_from(
+    docker: DockerClient, inside: Container | str, host: str, *, python: bool = False
+) -> str:
+    """The same probe run inside container `inside` ("" when nothing answers): with bash's
+    /dev/tcp, or with `python` for images without a shell."""
+    if python:
+        script = (
+            f"import socket; s = socket.create_connection(({host!r}, 5432), 3); "
+            f"s.sendall({SSL_REQUEST!r}); print(s.recv(1).decode(errors='replace'))"
+        )
+        try:
+            return str(docker.execute(inside, ["python", "-c", script])).strip()
+        except DockerException:
+            return ""
+    request = "".join(f"\\x{byte:02x}" for byte in SSL_REQUEST)
+    probe = f"exec 3<>/dev/tcp/{host}/5432 && printf '{request}' >&3 && timeout 3 head -c1 <&3"
+    # The outer timeout bounds the connect itself: a dropped SYN would wait for minutes.
+    command = ["bash", "-c", f'timeout 5 bash -c "{probe}" 2>/dev/null || true']
+    return str(docker.execute(inside, command)).strip()

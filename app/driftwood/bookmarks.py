@@ -26,8 +26,9 @@ from driftwood.urls import InvalidURL
 bp = Blueprint("bookmarks", __name__)
 
 
-def render_page(template: str, scope: Any, **context: Any) -> str:
-    """A list page: the search box's query, one keyset page, and the link to the next."""
+def render_page(template: str, scope: Any, *, notes: bool = False, **context: Any) -> str:
+    """A list page: the search box's query, one keyset page, and the link to the next.
+    `notes=True` (the viewer's own bookmarks only) lets the search box match notes."""
     text = request.args.get("q", "")
     page = library.list_bookmarks(
         get_session(),
@@ -35,6 +36,7 @@ def render_page(template: str, scope: Any, **context: Any) -> str:
         parse_query(text),
         limit=current_app.config["PAGE_SIZE"],
         cursor=request.args.get("cursor"),
+        notes=notes,
     )
     return render_template(template, page=page, q=text, **context)
 
@@ -42,7 +44,7 @@ def render_page(template: str, scope: Any, **context: Any) -> str:
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_page("bookmarks/list.html", library.owned_by(g.user))
+    return render_page("bookmarks/list.html", library.owned_by(g.user), notes=True)
 
 
 @bp.get("/shared")

@@ -45,6 +45,9 @@ def token_api(name: str) -> Blueprint:
     bp = Blueprint(name, __name__, url_prefix="/api")
     bp.before_request(authenticate)
     bp.register_error_handler(HTTPException, json_error)
+    # Also by its code: the app's own page for a 413 would otherwise win (Flask prefers an
+    # app handler for the code over a blueprint handler for the class).
+    bp.register_error_handler(RequestEntityTooLarge, json_error)
     bp.register_error_handler(InvalidInput, invalid_input)
     return bp
 

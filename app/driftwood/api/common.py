@@ -33,7 +33,18 @@ def authenticate() -> tuple[Response, int] | None:
 
 def json_error(error: HTTPException) -> tuple[Response, int]:
     detail = too_large_message() if isinstance(error, RequestEntityTooLarge) else error.description
-    return jsonify(detail=detail), error.code or 500
+    response = jsonify(detail=detail)
+    # The error's own headers (Allow on a 405) matter to clients; its HTML type does not.
+    response.headers.extend(
+        (name, value) for name, value in error.get_headers() if name.lower() != "content-type"
+    )
+    return response, error.code or 500
+
+
+def errors_under_api(error: HTTPException) -> HTTPException | tuple[Response, int]:
+    """An error no API blueprint answered (an unknown URL or method under /api/) is JSON
+    too, so clients can read it; elsewhere it stays the standard error page."""
+    return json_error(error) if request.path.startswith("/api/") else error
 
 
 def invalid_input(error: InvalidInput) -> tuple[Response, int]:

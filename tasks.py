@@ -24,6 +24,7 @@ from ops import (
     chapters,
     compare,
     deps,
+    diagnose,
     errors,
     imagefacts,
     lessons,
@@ -625,6 +626,21 @@ def ps(c: Context) -> None:
         print(f"{name:<40} {state:<10} {health}")
 
 
+@task(
+    name="diagnose",
+    iterable=["service"],
+    help={"service": "a service to diagnose (repeatable; default: all)", "prod": PROD_HELP},
+)
+def diagnose_stack(c: Context, service: list[str] | None = None, prod: bool = False) -> None:
+    """Say why each container is in its state: OOM kills, crashes, restarts, last log lines."""
+    with _clear_errors():
+        reports = diagnose.diagnose(_stack(prod), service or [])
+    if not reports:
+        raise Exit("no containers: the stack is not running (invoke up)")
+    for report in reports:
+        print(diagnose.render(report))
+
+
 @task(name="backup", help={"prod": PROD_HELP})
 def db_backup(c: Context, prod: bool = False) -> None:
     """Dump the database (pg_dump -Fc) to backups/ through a throwaway container."""
@@ -713,6 +729,7 @@ ns = Collection(
     down,
     logs,
     ps,
+    diagnose_stack,
     base_ns,
     db_ns,
     deps_ns,

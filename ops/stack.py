@@ -39,9 +39,13 @@ class Stack:
     project: str = PROJECT_NAME
     # Settings to use instead of .env (the tests: free ports, their own image tag).
     overrides: tuple[tuple[str, str], ...] = ()
+    # Other compose files than the laptop/production pair (a chapter stage's own layering).
+    files: tuple[str, ...] = ()
 
     @property
     def compose_files(self) -> list[Path]:
+        if self.files:
+            return [self.root / name for name in self.files]
         layer = PROD_FILE if self.prod else DEV_FILE
         return [self.root / BASE_FILE, self.root / layer]
 

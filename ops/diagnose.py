@@ -5,17 +5,20 @@ What `docker ps` shows is the present; the cause is usually in the past. The rep
     the OOMKilled flag, which the engine clears when the restart policy starts it again;
   - the engine's events for the last hour: `oom` (the kernel killed a process for exceeding
     the memory limit) and `die` with its exit code, which survive the restart;
-  - the last log lines, where the process may have said what went wrong.
+  - the last log lines, where the process may have said what went wrong: a failure the log
+    names (a rejected password, an unknown host) is the cause, whatever the exit code.
 and names the most likely cause in one sentence, with the fix to look at.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from python_on_whales import Container, DockerClient
+from python_on_whales.exceptions import NoSuchContainer
 
 from ops.stack import Stack
 
@@ -23,6 +26,36 @@ WINDOW = timedelta(hours=1)
 LOG_LINES = 8
 # Exit codes of a process ended by a signal: 128 + the signal's number.
 SIGKILL_EXIT, SIGTERM_EXIT = 137, 143
+# Failures a log line names, most specific first: the line's words, then what they mean.
+NAMED_IN_LOGS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r'password authentication failed for user "?[\w.-]+"?', re.I),
+        "the secret differs from the password the database has (POSTGRES_PASSWORD is read "
+        "only when its volume is empty: change it in the database first, then the secret)",
+    ),
+    (
+        re.compile(r'could not translate host name "?[\w.-]+"?', re.I),
+        "the database's name does not resolve: not on the same network, or not running",
+    ),
+    (
+        re.compile(r"Driftwood cannot start", re.I),
+        "the app refused its configuration: the log lines below say what to set",
+    ),
+    (
+        re.compile(r"connection refused", re.I),
+        "nothing listens at that address: the service is down or not ready yet",
+    ),
+)
+
+
+def named_in_logs(lines: list[str]) -> str | None:
+    """The failure the last log lines name, with what it means; None when none does."""
+    for line in reversed(lines):
+        for pattern, meaning in NAMED_IN_LOGS:
+            found = pattern.search(line)
+            if found:
+                return f"{found[0]}: {meaning}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -51,6 +84,9 @@ class Diagnosis:
         crashes = {code: n for code, n in self.deaths.items() if code not in (0, SIGTERM_EXIT)}
         if SIGKILL_EXIT in crashes:
             return "killed by SIGKILL (not out of memory): `docker kill`, or a process on the host"
+        named = named_in_logs(self.logs)
+        if named and (crashes or self.exit_code or self.health == "unhealthy"):
+            return f"{named}; exit code {self.exit_code}, {self.restarts} restart(s)"
         if crashes:
             code, times = max(crashes.items(), key=lambda item: item[1])
             return f"crashed with exit code {code} ({times} time(s)): read the log lines below"
@@ -100,6 +136,17 @@ def diagnose_container(docker: DockerClient, container: Container) -> Diagnosis:
         deaths=dict(deaths),
         logs=lines,
     )
+
+
+def diagnose_named(docker: DockerClient, name: str) -> Diagnosis:
+    """The diagnosis of one container by name, of any project."""
+    try:
+        container = docker.container.inspect(name)
+    except NoSuchContainer as exc:
+        raise LookupError(
+            f"no container {name}: `docker ps -a` lists them (compose: PROJECT-SERVICE-N)"
+        ) from exc
+    return diagnose_container(docker, container)
 
 
 def diagnose(stack: Stack, services: list[str] | None = None) -> list[Diagnosis]:

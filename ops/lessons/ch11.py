@@ -327,6 +327,11 @@ def stats_show_limits(ctx: LessonContext) -> Result:
 # --- the engine's disk ---------------------------------------------------------------------
 
 
+def _size(size: float | None) -> str:
+    size = size or 0
+    return f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
 def _disk_free(docker: DockerClient) -> DiskFreeResult | None:
     try:
         return docker.system.disk_free()
@@ -352,8 +357,7 @@ def disk_accounted(ctx: LessonContext) -> Result:
         "build cache": df.build_cache,
     }
     shown = "; ".join(
-        f"{name} {part.total_count} ({part.size / 1e9:.2f} GB, {part.reclaimable / 1e9:.2f} GB "
-        f"reclaimable)"
+        f"{name} {part.total_count} ({_size(part.size)}, {_size(part.reclaimable)} reclaimable)"
         for name, part in parts.items()
     )
     return Result.expect(

@@ -24,6 +24,7 @@ from ops import (
     chapters,
     compare,
     deps,
+    diagnose,
     errors,
     imagefacts,
     lessons,
@@ -41,6 +42,7 @@ from ops import (
     volumes,
 )
 from ops import doctor as ops_doctor
+from ops.lessons import ch11
 from ops.scan import render
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -247,6 +249,21 @@ def learn_bases(c: Context) -> None:
         )
 
 
+@task(name="crashloop", help={"remove": "remove the failed job's container instead"})
+def learn_crashloop(c: Context, remove: bool = False) -> None:
+    """Re-run stage 11's migration with a rotated database password: a crash loop to diagnose."""
+    _, root = _chapters(chapters.stage_root, PROJECT_ROOT, 11)
+    with _clear_errors():
+        docker = preflight.require_engine(DockerClient())
+        if remove:
+            ch11.stop_crash_loop(docker)
+            print(f"removed {ch11.MIGRATE}")
+            return
+        name = ch11.start_crash_loop(docker, root)
+    print(f"{name} gave up restarting: invoke diagnose --container {name}")
+    print("(invoke learn.crashloop --remove cleans up)")
+
+
 def _lesson_hook(stage: str, which: str) -> str:
     chapter, root = _chapters(chapters.stage_root, PROJECT_ROOT, stage)
     hook = getattr(_chapters(lessons.load, chapter.number), which)
@@ -291,6 +308,7 @@ def _clear_errors() -> Iterator[None]:
         volumes.VolumeError,
         LookupError,
         FileNotFoundError,
+        TimeoutError,
     ) as exc:
         raise Exit(f"error: {exc}", code=1) from exc
     except DockerException as exc:
@@ -639,6 +657,30 @@ def ps(c: Context) -> None:
         print(f"{name:<40} {state:<10} {health}")
 
 
+@task(
+    name="diagnose",
+    iterable=["service"],
+    help={
+        "service": "a service to diagnose (repeatable; default: all)",
+        "prod": PROD_HELP,
+        "container": "diagnose this container instead, of any project (`docker ps -a`)",
+    },
+)
+def diagnose_stack(
+    c: Context, service: list[str] | None = None, prod: bool = False, container: str = ""
+) -> None:
+    """Say why each container is in its state: OOM kills, crashes, restarts, last log lines."""
+    with _clear_errors():
+        if container:
+            reports = [diagnose.diagnose_named(preflight.require_engine(DockerClient()), container)]
+        else:
+            reports = diagnose.diagnose(_stack(prod), service or [])
+    if not reports:
+        raise Exit("no containers: the stack is not running (invoke up)")
+    for report in reports:
+        print(diagnose.render(report))
+
+
 @task(name="backup", help={"prod": PROD_HELP})
 def db_backup(c: Context, prod: bool = False) -> None:
     """Dump the database (pg_dump -Fc) to backups/ through a throwaway container."""
@@ -749,7 +791,7 @@ stage_ns = Collection(
 )
 image_ns = Collection("image", image_build, image_scan, image_push, image_sign, image_verify)
 report_ns = Collection("report", report_compare)
-learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases)
+learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases, learn_crashloop)
 
 
 ns = Collection(
@@ -759,6 +801,7 @@ ns = Collection(
     down,
     logs,
     ps,
+    diagnose_stack,
     base_ns,
     db_ns,
     deps_ns,

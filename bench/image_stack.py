@@ -22,17 +22,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import http.cookiejar
 import json
-import re
 import socket
-import ssl
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -51,6 +47,7 @@ from ops.secrets import ensure_secrets  # noqa: E402
 from ops.stack import Stack, down, prepare, stack_variables, up  # noqa: E402
 from ops.stages import Stage, load_stage  # noqa: E402
 from ops.version import source_version  # noqa: E402
+from ops.webclient import import_bookmarks, netscape_file, sign_up  # noqa: E402
 
 REPORTS = ROOT / "reports" / "bench"
 BASELINE_DIR = ROOT / "bench" / "baseline"
@@ -169,74 +166,10 @@ def wait_for(url: str, timeout: float = 180) -> None:
     raise TimeoutError(url)
 
 
-class Browser:
-    """Just enough of a browser for the seeding: cookies and the CSRF token of each form."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        # Driftwood's production stack answers with a self-signed certificate.
-        unverified = ssl.create_default_context()
-        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar),
-            urllib.request.HTTPSHandler(context=unverified),
-        )
-
-    def token(self, path: str) -> str:
-        page = self.opener.open(self.base + path, timeout=30).read().decode()
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert match, f"no CSRF token on {path}"
-        return match[1]
-
-    def post(self, path: str, body: bytes, content_type: str) -> None:
-        request = urllib.request.Request(  # noqa: S310 (loopback http(s) only)
-            self.base + path, data=body, headers={"Content-Type": content_type}
-        )
-        self.opener.open(request, timeout=120).read()
-
-    def form(self, path: str, fields: dict[str, str]) -> None:
-        fields = {"csrf_token": self.token(path), **fields}
-        self.post(
-            path, urllib.parse.urlencode(fields).encode(), "application/x-www-form-urlencoded"
-        )
-
-    def upload(self, path: str, fields: dict[str, str], name: str, content: bytes) -> None:
-        fields = {"csrf_token": self.token(path), **fields}
-        boundary = uuid.uuid4().hex
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'
-            .encode() for key, value in fields.items()
-        ]  # fmt: skip
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="bookmarks.html"\r\nContent-Type: text/html\r\n\r\n'.encode()
-            + content + f"\r\n--{boundary}--\r\n".encode()
-        )  # fmt: skip
-        self.post(path, b"".join(parts), f"multipart/form-data; boundary={boundary}")
-
-    def cookie_header(self) -> str:
-        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
-
-
-def netscape_file(count: int) -> bytes:
-    rows = [
-        f'<DT><A HREF="https://example.org/{i}" ADD_DATE="{1700000000 + i}" '
-        f'TAGS="bench,{"python" if i % 3 else "docker"}">Bookmark {i} about '
-        f"{'containers' if i % 5 == 0 else 'reading'}</A>"
-        for i in range(count)
-    ]
-    head = "<!DOCTYPE NETSCAPE-Bookmark-file-1>\n<TITLE>Bookmarks</TITLE>\n<DL><p>\n"
-    return (head + "\n".join(rows) + "\n</DL><p>\n").encode()
-
-
 def seed(base: str) -> str:
     """Sign up, import BOOKMARKS bookmarks; return the session cookie header."""
-    browser = Browser(base)
-    browser.form(
-        "signup", {"username": "bench", "password": PASSWORD, "password_confirm": PASSWORD}
-    )
-    browser.upload("import", {"action": "import"}, "file", netscape_file(BOOKMARKS))
+    browser = sign_up(base, "bench", PASSWORD)
+    import_bookmarks(browser, netscape_file(BOOKMARKS))
     return browser.cookie_header()
 
 

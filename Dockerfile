@@ -140,6 +140,7 @@ COPY --link --from=app-build /staging/opt/venv/lib/python3.13/site-packages/drif
 # stay read-only. nginx.conf serves HTTP; compose.prod.yaml starts nginx-tls.conf instead.
 COPY --link deploy/nginx/nginx.conf deploy/nginx/nginx-tls.conf /etc/nginx/
 COPY --link deploy/nginx/driftwood/ /etc/nginx/driftwood/
+COPY --link deploy/nginx/errors/ /usr/share/nginx/driftwood/errors/
 COPY --link deploy/nginx/healthcheck.sh /usr/local/bin/healthcheck
 # The image's sample site would listen on port 80 beside ours.
 RUN rm -f /etc/nginx/conf.d/default.conf

@@ -18,7 +18,17 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from flask import Blueprint, Flask, Response, current_app, g, has_request_context, jsonify, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -30,6 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from driftwood.db import get_db
@@ -153,6 +164,18 @@ def readyz() -> tuple[Response, int]:
         logging.getLogger("driftwood").warning("readiness check failed: %s", error)
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok"), 200
+
+
+@bp.app_errorhandler(OperationalError)
+def database_unavailable(error: OperationalError) -> tuple[str | Response, int, dict[str, str]]:
+    """The database is down or restarting: a temporary state, so 503 with Retry-After and a
+    page that says so, not a 500 that reads like a bug. The pool's pre-ping replaces the dead
+    connections once it is back: no restart needed."""
+    logging.getLogger("driftwood").warning("database unavailable: %s", error.orig)
+    retry = {"Retry-After": "5"}
+    if request.path.startswith("/api/"):
+        return jsonify(error="The database is unavailable; try again shortly."), 503, retry
+    return render_template("unavailable.html"), 503, retry
 
 
 @bp.get("/metrics")

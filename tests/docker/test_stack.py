@@ -18,9 +18,10 @@ from playwright.sync_api import sync_playwright
 from python_on_whales import DockerClient
 
 from ops import backup
-from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply, postgres_reply_from
+from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply
 from ops.stack import Stack, down, prepare, up, url
 from tests.conftest import require
+from tests.docker.stacks import db_addresses, postgres_answer, psql
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 
@@ -54,14 +55,6 @@ def stack(request: pytest.FixtureRequest, docker: DockerClient) -> Iterator[Stac
         yield running
     finally:
         down(running, volumes=True)
-
-
-def psql(stack: Stack, sql: str) -> str:
-    """Run SQL through the `psql` tool service (the database publishes no port)."""
-    output = stack.client().compose.run(
-        "psql", ["psql", "--tuples-only", "--no-align", "--command", sql], remove=True, tty=False
-    )
-    return str(output).strip()
 
 
 def test_sign_up_and_save_a_bookmark_in_a_browser(stack: Stack) -> None:
@@ -102,18 +95,6 @@ def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> N
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert len(headers["X-Request-ID"]) == 32
     assert ("Strict-Transport-Security" in headers) == stack.prod
-
-
-def postgres_answer(stack: Stack, service: str, host: str) -> str:
-    """What a PostgreSQL probe from inside `service` gets back from host:5432 ("" if nothing)."""
-    container = stack.client().compose.ps([service])[0]
-    # No shell in the app image: the same probe in Python.
-    return postgres_reply_from(stack.client(), container, host, python=service == "app")
-
-
-def db_addresses(stack: Stack) -> list[str]:
-    db = stack.client().compose.ps(["db"])[0]
-    return [settings.ip_address for settings in db.network_settings.networks.values()]
 
 
 def test_database_answers_the_app_only(stack: Stack) -> None:

@@ -40,6 +40,7 @@ from python_on_whales import DockerClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ops import load  # noqa: E402
 from ops.build import build_args, build_stage, change_for_rebuild  # noqa: E402
 from ops.ca import host_ca_bundle  # noqa: E402
 from ops.push import LOCAL_REGISTRY, platform_sizes  # noqa: E402
@@ -173,39 +174,14 @@ def seed(base: str) -> str:
     return browser.cookie_header()
 
 
-WRK_REPORT = """
-done = function(summary, latency, requests)
-  io.write(string.format("JSON {\\"requests\\": %d, \\"seconds\\": %f, \\"errors\\": %d, "
-    .. "\\"non2xx\\": %d, \\"p50_ms\\": %f, \\"p99_ms\\": %f}\\n",
-    summary.requests, summary.duration / 1e6,
-    summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.timeout, summary.errors.status,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
-"""
+def wrk(url: str, cookie: str) -> dict[str, Any]:
+    """wrk in its own process (ops.load): requests/s and latency percentiles."""
+    return dataclasses.asdict(
+        load.run(url, cookie=cookie, connections=WRK_CONNECTIONS, seconds=WRK_SECONDS)
+    )
 
 
-def wrk(url: str, cookie: str) -> dict[str, float]:
-    """wrk in its own process; requests/s and latency percentiles from its Lua summary."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(WRK_REPORT)
-        script.flush()
-        output = subprocess.run(
-            ["wrk", "--threads=2", f"--connections={WRK_CONNECTIONS}",
-             f"--duration={WRK_SECONDS}s", "--script", script.name,
-             "--header", f"Cookie: {cookie}", url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-    result = json.loads(output.split("JSON ", 1)[1])
-    return {
-        "rps": round(result["requests"] / result["seconds"], 1),
-        "p50_ms": round(result["p50_ms"], 1),
-        "p99_ms": round(result["p99_ms"], 1),
-        "errors": result["errors"] + result["non2xx"],
-    }
-
-
-def load(base: str, cookie: str) -> dict[str, Any]:
+def load_pages(base: str, cookie: str) -> dict[str, Any]:
     return {"list": wrk(base, cookie), "search": wrk(base + "?q=containers+%23docker", cookie)}
 
 
@@ -225,7 +201,7 @@ def measure_driftwood_stack(docker: DockerClient) -> dict[str, Any]:
         healthy = time.monotonic() - started
         # wrk over TLS against the self-signed certificate: it does not verify certificates.
         base = f"https://127.0.0.1:{port}/"
-        return {"up_to_healthy_s": round(healthy, 1), **load(base, seed(base))}
+        return {"up_to_healthy_s": round(healthy, 1), **load_pages(base, seed(base))}
     finally:
         down(stack, volumes=True)
 
@@ -258,7 +234,7 @@ def measure_baseline_stack(docker: DockerClient) -> dict[str, Any]:
             remove=True, tty=False, workdir="/app/app",
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}/"
-        return {"up_to_healthy_s": round(serving, 1), **load(base, seed(base))}
+        return {"up_to_healthy_s": round(serving, 1), **load_pages(base, seed(base))}
     finally:
         client.compose.down(volumes=True)
         env.unlink()

@@ -23,6 +23,7 @@ from ops import (
     build,
     chapters,
     compare,
+    deploy,
     deps,
     diagnose,
     errors,
@@ -658,6 +659,21 @@ def ps(c: Context) -> None:
 
 
 @task(
+    name="deploy",
+    help={"prod": PROD_HELP, "build": "build the images first (--no-build to skip)"},
+)
+def deploy_app(c: Context, prod: bool = False, build: bool = True) -> None:
+    """Replace the running app container with the current code, without a gap in service."""
+    the_stack = _stack(prod)
+    with _clear_errors():
+        docker = preflight.require_engine(DockerClient())
+        stack.prepare(the_stack, docker)
+        if build:
+            the_stack.client().compose.build(["app"], quiet=True)
+        deploy.replace_app(the_stack)
+
+
+@task(
     name="diagnose",
     iterable=["service"],
     help={
@@ -802,6 +818,7 @@ ns = Collection(
     logs,
     ps,
     diagnose_stack,
+    deploy_app,
     base_ns,
     db_ns,
     deps_ns,

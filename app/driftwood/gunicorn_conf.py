@@ -12,10 +12,17 @@ bind = "0.0.0.0:8000"
 
 
 def _cpu_limit() -> int:
-    """CPUs this container may use: the cgroup v2 quota when set, else the CPUs it can run on."""
+    """CPUs this container may use: its cgroup's CPU quota when set, else the CPUs it can
+    run on. cgroup v2 has one file ("QUOTA PERIOD", or "max"); hosts still on cgroup v1
+    (older distributions, some CI machines) have two, with -1 for no quota."""
+    cgroup = Path("/sys/fs/cgroup")
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()
-        if quota != "max":
+        if (cgroup / "cpu.max").exists():
+            quota, period = (cgroup / "cpu.max").read_text(encoding="ascii").split()
+        else:
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text(encoding="ascii").strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text(encoding="ascii").strip()
+        if quota not in {"max", "-1"}:
             return max(1, round(int(quota) / int(period)))
     except (OSError, ValueError):
         pass

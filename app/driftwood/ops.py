@@ -40,7 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from driftwood.db import get_db
@@ -167,7 +167,10 @@ def readyz() -> tuple[Response, int]:
 
 
 @bp.app_errorhandler(OperationalError)
-def database_unavailable(error: OperationalError) -> tuple[str | Response, int, dict[str, str]]:
+@bp.app_errorhandler(InterfaceError)  # a connection the database closed while it was in use
+def database_unavailable(
+    error: OperationalError | InterfaceError,
+) -> tuple[str | Response, int, dict[str, str]]:
     """The database is down or restarting: a temporary state, so 503 with Retry-After and a
     page that says so, not a 500 that reads like a bug. The pool's pre-ping replaces the dead
     connections once it is back: no restart needed."""

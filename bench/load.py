@@ -143,7 +143,8 @@ def main() -> None:
         up(stack)
         browser = sign_up(targets["nginx"], "bench", PASSWORD)
         import_bookmarks(browser, netscape_file(BOOKMARKS))
-        cookie, token = browser.cookie_header(), browser.token("bookmarks/new")
+        token = browser.token("bookmarks/new")  # first: the page may renew the session cookie
+        cookie = browser.cookie_header()
         for kind in (*PAGES, "add"):
             results["load"][kind] = {
                 target: {

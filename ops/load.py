@@ -37,8 +37,10 @@ function request()
   counter = (counter or 0) + 1
   local body = string.format("csrf_token=%s&url=https%%3A%%2F%%2Fexample.org%%2Fwrk%%2F%s-%d-%d",
     TOKEN, RUN, id, counter)
-  return wrk.format("POST", "/bookmarks/new",
-    {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+  -- Headers added to wrk.headers: a table passed to wrk.format would replace them, and
+  -- with them the session cookie given on the command line.
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  return wrk.format("POST", "/bookmarks/new", nil, body)
 end
 """
 

@@ -3,16 +3,33 @@ service, and PostgreSQL probes from inside its containers (ops/lessons/probes.py
 
 from __future__ import annotations
 
+import time
+
+from python_on_whales.exceptions import DockerException
+
 from ops.lessons.probes import postgres_reply_from
 from ops.stack import Stack
 
 
-def psql(stack: Stack, sql: str) -> str:
-    """Run SQL through the `psql` tool service (the database publishes no port)."""
-    output = stack.client().compose.run(
-        "psql", ["psql", "--tuples-only", "--no-align", "--command", sql], remove=True, tty=False
-    )
-    return str(output).strip()
+def psql(stack: Stack, sql: str, attempts: int = 3) -> str:
+    """Run SQL through the `psql` tool service (the database publishes no port).
+
+    Tried again when the name `db` does not resolve: the engine's embedded DNS server has
+    been seen to time out on this heavily loaded test host (a new container's first lookup).
+    """
+    command = ["psql", "--tuples-only", "--no-align", "--command", sql]
+
+    def run() -> str:
+        return str(stack.client().compose.run("psql", command, remove=True, tty=False)).strip()
+
+    for _ in range(attempts - 1):
+        try:
+            return run()
+        except DockerException as error:
+            if "could not translate host name" not in str(error):
+                raise
+            time.sleep(2)
+    return run()
 
 
 def postgres_answer(stack: Stack, service: str, host: str) -> str:

@@ -107,7 +107,7 @@ def bookmark_urls(stack: Stack, prefix: str) -> set[str]:
 def server_errors(stack: Stack) -> list[str]:
     """The last line of each exception the app logged: what a 500 was."""
     errors = []
-    for line in stack.client().compose.logs(["app"]).splitlines():
+    for line in stack.client().compose.logs(["app"], no_log_prefix=True).splitlines():
         if '"exception"' in line:
             with contextlib.suppress(ValueError):
                 errors.append(json.loads(line)["exception"].strip().splitlines()[-1])

@@ -81,11 +81,22 @@ class Traffic:
             if not isinstance(handler, urllib.request.HTTPRedirectHandler)
         ]
         opener = urllib.request.build_opener(*handlers, _NoRedirect())
-        token = browser.token("bookmarks/new")
+        token = self._token(browser)
         for number in itertools.count():
             if self._stop.is_set():
                 return
             target(opener, token, number)
+
+    def _token(self, browser: Browser) -> str:
+        """The session's CSRF token, waiting while the stack cannot serve the form."""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return browser.token("bookmarks/new")
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _request(self, kind: str, opener: Any, request: Any, url: str = "") -> None:
         started = time.monotonic()

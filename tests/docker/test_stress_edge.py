@@ -54,12 +54,13 @@ def send(
     method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
 ) -> tuple[int, bytes, float]:
     """One request exactly as written (no path normalisation): status, body, seconds."""
+    headers = {"Content-Length": str(len(body))} | (headers or {})
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     connection = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, context=context, timeout=30)
     started = time.monotonic()
     connection.putrequest(method, path)
-    for name, value in (headers or {}).items():
+    for name, value in headers.items():
         connection.putheader(name, value)
     connection.endheaders()
     with contextlib.suppress(OSError):  # nginx may answer and close before the body is sent
@@ -263,9 +264,14 @@ def test_brute_force_login_meets_nginx_before_the_app_locks_the_account(stack: S
             f"csrf_token={token}&username=victim&password=guess{attempt}".encode(),
         )  # fmt: skip
         answers.append((status, b"Too many attempts" in body))
-    locked = psql(stack, "select locked_until is not null from users where username = 'victim'")
+    account = psql(
+        stack,
+        "select failed_logins, locked_until is not null from users where username = 'victim'",
+    )
     record("brute_force", {"answers": [f"{s}{' (nginx)' if n else ''}" for s, n in answers]})
     first_nginx = next(i for i, (status, by_nginx) in enumerate(answers) if by_nginx)
     assert answers[first_nginx][0] == 429
+    # The attempts before it reached the app, were refused there, and counted.
+    assert [status for status, _ in answers[:first_nginx]] == [200] * first_nginx
     assert first_nginx < 5  # LOGIN_MAX_FAILURES: nginx slows the address down first
-    assert locked == "f"
+    assert account == f"{first_nginx}|f"  # failures counted, the account not locked

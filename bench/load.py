@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import os
 import socket
 import sys
 import time
@@ -93,6 +94,9 @@ def saturation(rows: dict[str, Any]) -> int:
 
 def markdown(results: dict[str, Any]) -> str:
     lines = [
+        f"Host load average (1 min) {results['host_load_average_before']:.1f} before, "
+        f"{results['host_load_average_after']:.1f} after; {results['seconds']} s per row.",
+        "",
         "| request | clients | via | req/s | p50 ms | p95 ms | p99 ms | error rate |",
         "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
@@ -138,7 +142,13 @@ def main() -> None:
         "nginx": f"https://127.0.0.1:{ports['https']}/",
         "direct": f"http://127.0.0.1:{ports['app']}/",
     }
-    results: dict[str, Any] = {"seconds": options.seconds, "bookmarks": BOOKMARKS, "load": {}}
+    # The host's own load says how far to trust the figures (a shared CI machine is noisy).
+    results: dict[str, Any] = {
+        "seconds": options.seconds,
+        "bookmarks": BOOKMARKS,
+        "host_load_average_before": os.getloadavg()[0],
+        "load": {},
+    }
     try:
         up(stack)
         browser = sign_up(targets["nginx"], "bench", PASSWORD)
@@ -162,6 +172,7 @@ def main() -> None:
     finally:
         down(stack, volumes=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    results["host_load_average_after"] = os.getloadavg()[0]
     results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     (RESULTS / "load.json").write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)

@@ -38,8 +38,9 @@ def _cpu_limit() -> int:
 # slowest for adds (12.7 and 25.1 req/s against 41-62 for 2 or 3 processes), i.e. processes
 # past the CPU quota only queue, and a single process leaves the CPU idle while it waits on
 # commits. 2 x 4, 3 x 4 and 2 x 8 differed by less than the run-to-run noise (the same 2 x 4
-# gave 19.9 and 9.3 list req/s in two runs of one bench), so the cheapest stays: every extra process is ~30 MB and one more app import to wait for when the
-# container restarts after a crash (15 to 28 s measured here, tests/docker/test_stress_faults).
+# gave 19.9 and 9.3 list req/s in two runs of one bench), so the cheapest stays: every extra
+# process is ~30 MB and one more app import to wait for when the container restarts after a
+# crash (15 to 28 s measured here on the loaded host, tests/docker/test_stress_faults.py).
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpu_limit() + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 4))

@@ -4,14 +4,15 @@
 request in between gets nginx's 503 page, for as long as the new one takes to boot. Instead:
   1. start a container of the new configuration beside the old one (`--scale app=2
      --no-recreate`) and wait until its healthcheck passes;
-  2. reload nginx (SIGHUP): it resolves `app` again and now spreads requests over both;
+  2. reload nginx (SIGHUP) so it resolves `app` again at once (it would within 5 s anyway)
+     and spreads requests over both;
   3. stop the old container: gunicorn finishes the requests it has (graceful_timeout) and
      refuses new connections, which nginx retries on the new container
      (proxy_next_upstream in deploy/nginx/driftwood/proxy.conf);
   4. remove it, and reload nginx again so it forgets the old address.
-What can still fail: a POST that nginx had already sent on a kept-alive connection that the
-old gunicorn closed in that instant. nginx does not retry it (the app may have applied it),
-and the client gets the 503 page.
+What can still fail: a POST sent to the old container in the instant its gunicorn stops
+listening. nginx does not retry a POST it has sent (the app may have applied it), and the
+client gets the 503 page. Measured: none of 217 adds and 288 reads failed during a deploy.
 """
 
 from __future__ import annotations

@@ -53,8 +53,8 @@ timeout = 30
 # gunicorn 27.0.1: gthread workers keep running until this timeout even when idle, so it is
 # also how long every stop takes; 3 s is ten times this app's slowest request.
 graceful_timeout = 3
-# nginx keeps upstream connections open (keepalive in deploy/nginx); a little longer than
-# nginx's idle timeout so gunicorn is never the side that closes a connection nginx reuses.
+# Idle keep-alive connections of clients that reuse them (nginx opens one per request: it
+# resolves the app's name at run time, see deploy/nginx/driftwood/http.conf).
 keepalive = 75
 
 # The heartbeat file goes to /dev/shm (always a tmpfs in a container): the root filesystem

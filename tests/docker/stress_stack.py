@@ -105,10 +105,13 @@ def bookmark_urls(stack: Stack, prefix: str) -> set[str]:
 
 
 def server_errors(stack: Stack) -> list[str]:
-    """The last line of each exception the app logged: what a 500 was."""
+    """What a 500 was: the last line of each exception the app logged (JSON), and gunicorn's
+    own error lines (an exception outside the app's request handling)."""
     errors = []
     for line in stack.client().compose.logs(["app"], no_log_prefix=True).splitlines():
         if '"exception"' in line:
             with contextlib.suppress(ValueError):
                 errors.append(json.loads(line)["exception"].strip().splitlines()[-1])
+        elif "[ERROR]" in line:
+            errors.append(line)
     return errors

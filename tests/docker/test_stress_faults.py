@@ -64,7 +64,8 @@ def users(stack: Stack) -> list[Browser]:
 def assert_clean(traffic: Traffic, stack: Stack) -> None:
     """No hang, no dropped connection, only statuses a user can act on, and the 503s with
     the page that says what is going on."""
-    assert set(traffic.statuses()) <= CLEAN, (traffic.summary(), server_errors(stack)[-5:])
+    unexpected = [o.body[:300] for o in traffic.outcomes if o.status not in CLEAN]
+    assert not unexpected, (traffic.summary(), unexpected[:3], server_errors(stack)[-5:])
     assert traffic.slowest() < HANG_S, traffic.summary()
     unavailable = [o for o in traffic.outcomes if o.status == 503]
     assert all(UNAVAILABLE_PAGE in o.body for o in unavailable)

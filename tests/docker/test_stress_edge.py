@@ -21,10 +21,10 @@ from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
 
 from ops import load
+from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply
 from ops.webclient import Browser, import_bookmarks, netscape_file, sign_up
 from tests.docker.stacks import (
     db_addresses,
-    host_postgres_answer,
     postgres_answer,
     psql,
 )
@@ -222,11 +222,11 @@ def test_no_secret_in_the_environment_of_a_server_process(stack: Stack) -> None:
 
 
 def test_the_database_answers_only_on_the_backend_network(stack: Stack) -> None:
-    assert postgres_answer(stack, "app", "db") in {"S", "N"}  # the probe works
+    assert postgres_answer(stack, "app", "db") in POSTGRES_REPLIES  # the probe works
     for address in ["db", *db_addresses(stack)]:
-        assert postgres_answer(stack, "nginx", address) not in {"S", "N"}, address
+        assert postgres_answer(stack, "nginx", address) not in POSTGRES_REPLIES, address
     for address in db_addresses(stack):
-        assert host_postgres_answer(address) not in {b"S", b"N"}, address
+        assert postgres_reply(address) not in POSTGRES_REPLIES, address
 
 
 # ---- load ---------------------------------------------------------------------------------

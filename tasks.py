@@ -170,14 +170,16 @@ def stage_check(c: Context, stage: str, only: str = "") -> None:
 
 @task(name="up", help={"stage": "chapter number or slug"})
 def stage_up(c: Context, stage: str) -> None:
-    """Start a chapter stage that runs without an image of its own (chapters 01-03)."""
-    print(_lesson_hook(stage, "up"))
+    """Start a chapter stage as its chapter does (the lesson's own `up`)."""
+    with _clear_errors():
+        print(_lesson_hook(stage, "up"))
 
 
 @task(name="down", help={"stage": "chapter number or slug"})
 def stage_down(c: Context, stage: str) -> None:
     """Stop what `invoke stage.up N` started."""
-    print(_lesson_hook(stage, "down"))
+    with _clear_errors():
+        print(_lesson_hook(stage, "down"))
 
 
 @task(name="measured", help={"stage": "chapter number or slug"})
@@ -284,6 +286,7 @@ def _clear_errors() -> Iterator[None]:
         preflight.PreflightError,
         push.RegistryError,
         sign.SigningError,
+        scan.GateError,
         runstage.RunError,
         stack.StackError,
         volumes.VolumeError,

@@ -246,7 +246,9 @@ def signature_verifies(ctx: LessonContext) -> Result:
         try:
             sign.verify(reference, other.public, require_sbom=False)
         except sign.SigningError as exc:
-            refused = str(exc).rpartition(": ")[2]
+            # cosign's own reason, between the public key's path and our advice.
+            reason = re.search(r"against \S+: (.*?)\. It is unsigned", str(exc))
+            refused = "REFUSED: " + (reason[1] if reason else str(exc))
         else:
             refused = ""
     return Result.expect(

@@ -179,7 +179,7 @@ def runs_verified_digest(ctx: LessonContext) -> Result:
     f"/v2/{PREFIX}/manifests/TAG (Docker-Content-Digest); ops/push.py compute_tags",
 )
 def registry_api(ctx: LessonContext) -> Result:
-    catalog = json.loads(push.registry_get(LOCAL_REGISTRY, "_catalog?n=10000")[0])
+    catalog = json.loads(push.registry_get(LOCAL_REGISTRY, "_catalog?n=1000")[0])
     tags = json.loads(push.registry_get(LOCAL_REGISTRY, f"{PREFIX}/tags/list")[0])["tags"]
     scheme = push.compute_tags(source_version(ctx.root), stage(ctx))
     digests = {tag: push.resolve_digest(f"{REPOSITORY}:{tag}") for tag in scheme}

@@ -344,8 +344,8 @@ def unsigned_repush_refused(ctx: LessonContext) -> Result:
         ctx.docker.buildx.imagetools.create(sources=[signed], tags=[tag])
         push.registry_get(LOCAL_REGISTRY, f"{PREFIX}/manifests/{rogue}", method="DELETE")
     still = runs_verified_digest(ctx)
+    shown = refusal.split(" Re-sign")[0] or "ran it (wrong)"
     return Result.expect(
         refusal.startswith("REFUSED") and still.passed,
-        f"pushed {rogue} as {the_stage.tag}; stage.up: {refusal[:300] or 'ran it (wrong)'}; "
-        f"after: {still.observed}",
+        f"pushed {rogue} as {the_stage.tag}; stage.up: {shown}; after: {still.observed}",
     )

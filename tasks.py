@@ -175,13 +175,15 @@ def stage_check(c: Context, stage: str, only: str = "") -> None:
 @task(name="up", help={"stage": "chapter number or slug"})
 def stage_up(c: Context, stage: str) -> None:
     """Start chapter N's stage as its lesson does (12: the production stack)."""
-    print(_lesson_hook(stage, "up"))
+    with _clear_errors():
+        print(_lesson_hook(stage, "up"))
 
 
 @task(name="down", help={"stage": "chapter number or slug"})
 def stage_down(c: Context, stage: str) -> None:
     """Stop what `invoke stage.up N` started."""
-    print(_lesson_hook(stage, "down"))
+    with _clear_errors():
+        print(_lesson_hook(stage, "down"))
 
 
 @task(name="measured", help={"stage": "chapter number or slug"})
@@ -304,6 +306,7 @@ def _clear_errors() -> Iterator[None]:
         push.RegistryError,
         registry.RegistryFailure,
         sign.SigningError,
+        scan.GateError,
         runstage.RunError,
         stack.StackError,
         volumes.VolumeError,

@@ -106,23 +106,35 @@ def resolve_digest(reference: str) -> str:
     return digest
 
 
-def _manifest(registry: str, repository: str, ref: str) -> dict[str, Any]:
+def read_manifest(registry: str, repository: str, ref: str) -> dict[str, Any]:
+    """The manifest or index `ref` (a tag or digest) names, as JSON."""
     body, _ = registry_get(registry, f"{repository}/manifests/{ref}")
     return json.loads(body)
 
 
-def platform_sizes(registry: str, repository: str, digest: str) -> dict[str, int]:
-    """Compressed size (config plus layers, as pulled) of each platform in an index."""
-    index = _manifest(registry, repository, digest)
-    entries = index.get("manifests") or [{"digest": digest, "platform": {}}]
-    sizes = {}
+def index_platforms(manifest: dict[str, Any], digest: str) -> dict[str, str]:
+    """{"linux/arm64": digest of that platform's manifest} for an index; a single-platform
+    manifest (no `manifests` list) is its own only entry, under "?/?"."""
+    entries = manifest.get("manifests") or [{"digest": digest, "platform": {}}]
+    platforms = {}
     for entry in entries:
         platform = entry.get("platform") or {}
         # BuildKit stores attestations as manifests for platform unknown/unknown.
         if platform.get("os") == "unknown":
             continue
-        manifest = _manifest(registry, repository, entry["digest"])
         name = f"{platform.get('os', '?')}/{platform.get('architecture', '?')}"
+        if platform.get("variant"):
+            name += f"/{platform['variant']}"
+        platforms[name] = entry["digest"]
+    return platforms
+
+
+def platform_sizes(registry: str, repository: str, digest: str) -> dict[str, int]:
+    """Compressed size (config plus layers, as pulled) of each platform in an index."""
+    index = read_manifest(registry, repository, digest)
+    sizes = {}
+    for name, entry in index_platforms(index, digest).items():
+        manifest = read_manifest(registry, repository, entry)
         sizes[name] = manifest["config"]["size"] + sum(x["size"] for x in manifest["layers"])
     return sizes
 

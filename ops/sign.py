@@ -22,6 +22,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ops.push import resolve_digest, split_reference
 
@@ -135,7 +136,11 @@ def sign(reference: str, keys: Keys, sbom: Path | None) -> None:
 @dataclass(frozen=True)
 class Verified:
     reference: str  # repo@sha256:... : run this, not the tag
-    sbom_components: int | None
+    sbom: dict[str, Any] | None  # the attested CycloneDX document, when one was required
+
+    @property
+    def sbom_components(self) -> int | None:
+        return None if self.sbom is None else len(self.sbom.get("components", []))
 
 
 def verify(reference: str, public: Path, require_sbom: bool = True) -> Verified:
@@ -151,7 +156,7 @@ def verify(reference: str, public: Path, require_sbom: bool = True) -> Verified:
             f"{public}: {reason}. It is unsigned, or was replaced after signing; "
             "do not run it. Re-sign the intended image with `invoke image.sign`."
         )
-    components = None
+    sbom = None
     if require_sbom:
         proc = _run(["verify-attestation", *common, "--type", "cyclonedx", digest_ref])
         if proc.returncode != 0:
@@ -159,17 +164,18 @@ def verify(reference: str, public: Path, require_sbom: bool = True) -> Verified:
                 f"REFUSED {reference} ({digest_ref}): its signature verifies but it has no "
                 f"valid signed CycloneDX SBOM attestation: {proc.stderr.strip()[-300:]}"
             )
-        components = _sbom_components(proc.stdout)
-    return Verified(digest_ref, components)
+        sbom = attested_sbom(proc.stdout)
+    return Verified(digest_ref, sbom)
 
 
-def _sbom_components(output: str) -> int | None:
-    """Count components in the attested SBOM (cosign prints one DSSE envelope per line)."""
+def attested_sbom(output: str) -> dict[str, Any] | None:
+    """The SBOM inside `cosign verify-attestation`'s output: one DSSE envelope per line,
+    whose base64 payload is an in-toto statement with the SBOM as its predicate."""
     for line in output.splitlines():
         try:
             envelope = json.loads(line)
             statement = json.loads(base64.b64decode(envelope["payload"]))
-            return len(statement["predicate"].get("components", []))
-        except (ValueError, KeyError):
+            return dict(statement["predicate"])
+        except (ValueError, KeyError, TypeError):
             continue
     return None

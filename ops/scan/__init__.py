@@ -24,6 +24,11 @@ from ops.scan.sarif import to_sarif
 from ops.scan.sbom import build_sbom, sbom_check
 from ops.stages import CHECKS, Stage
 
+
+class GateError(Exception):
+    """A scan contradicts its stage's declared expectations: the image goes no further."""
+
+
 # Per-layer detect-secrets reports, keyed by its version and the layer digest.
 SECRETS_CACHE = Path(".cache/scan/secrets") / DETECT_SECRETS_VERSION
 
@@ -96,6 +101,14 @@ def scan_image(
         stage.name, image, results, compare(stage.expect, results, require_vuln_scan)
     )
     return report, sbom, dive_figures
+
+
+def gate(report: ScanReport, step: str) -> None:
+    """The scan as a gate: raise GateError, naming each contradicted check, unless every
+    check came out as the stage declares it; `step` is what the image is refused."""
+    wrong = [f"{v.check} ({v.reason})" for v in report.verdicts if not v.ok]
+    if wrong:
+        raise GateError(f"scan gate: {report.image} not {step}: {'; '.join(wrong)}")
 
 
 def write_outputs(

@@ -39,9 +39,13 @@ class Stack:
     project: str = PROJECT_NAME
     # Settings to use instead of .env (the tests: free ports, their own image tag).
     overrides: tuple[tuple[str, str], ...] = ()
+    # Files laid over compose.yaml instead of the dev or production one (chapter stages).
+    layers: tuple[str, ...] | None = None
 
     @property
     def compose_files(self) -> list[Path]:
+        if self.layers is not None:
+            return [self.root / BASE_FILE, *(self.root / name for name in self.layers)]
         layer = PROD_FILE if self.prod else DEV_FILE
         return [self.root / BASE_FILE, self.root / layer]
 
@@ -144,10 +148,11 @@ def unhealthy(containers: list[Container]) -> list[str]:
     return problems
 
 
-def up(stack: Stack, *, build: bool = True) -> None:
-    """Build, start, and wait until every service is healthy (or its job has finished)."""
+def up(stack: Stack, *, build: bool = True, services: list[str] | None = None) -> None:
+    """Build, start, and wait until every service (or `services` and what they depend on)
+    is healthy, or its job has finished."""
     compose = stack.client().compose
-    compose.up(detach=True, build=build, wait=True, wait_timeout=WAIT_TIMEOUT, quiet=True)
+    compose.up(services, detach=True, build=build, wait=True, wait_timeout=WAIT_TIMEOUT, quiet=True)
     problems = unhealthy(compose.ps(all=True))
     if problems:
         raise StackError("; ".join(problems) + ": see `invoke logs`")

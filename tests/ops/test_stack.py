@@ -41,6 +41,9 @@ def test_layers_dev_or_prod(tmp_path):
         "compose.yaml",
         "compose.prod.yaml",
     ]
+    trap = stack.Stack(tmp_path, layers=("compose.trap.yaml",))
+    assert [p.name for p in trap.compose_files] == ["compose.yaml", "compose.trap.yaml"]
+    assert [p.name for p in stack.Stack(tmp_path, layers=()).compose_files] == ["compose.yaml"]
 
 
 def test_env_files_user_settings_win_over_generated(tmp_path):

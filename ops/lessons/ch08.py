@@ -15,7 +15,6 @@ import statistics
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException
@@ -35,7 +34,9 @@ DEFAULT_PORT, ENV_FILE_PORT, SHELL_PORT = "8008", "18008", "28008"
 PROFILE, TOOL = "tools", "psql"
 
 
-def _cold_starts(ctx: LessonContext, run: stack.Stack, services: list[str] | None) -> Any:
+def _cold_starts(
+    ctx: LessonContext, run: stack.Stack, services: list[str] | None
+) -> list[ColdStart]:
     """`COLD_STARTS` cold starts of `run`, with progress: they take minutes."""
     STAGE.prepare(ctx, run)
     starts: list[ColdStart] = []

@@ -85,7 +85,9 @@ class ComposeStage:
     def up(self, ctx: LessonContext) -> str:
         run = self.stack(ctx.root)
         self.prepare(ctx, run)
-        stack.up(run)
+        # As `docker compose up` does: the image is built when it is missing. The code is
+        # mounted (compose.override.yaml); `docker compose build` after a Dockerfile change.
+        stack.up(run, build=False)
         wait_for("the app answering through nginx", lambda: http_status(self.url + "readyz") == 200)
         return f"the stack {self.project}: {self.url} (`docker compose ps` in {ctx.root})"
 

@@ -174,8 +174,10 @@ def first_user_instructions(stack: Stack) -> str:
     return "\n".join(lines)
 
 
-def down(stack: Stack, *, volumes: bool = False) -> None:
-    stack.client().compose.down(volumes=volumes, remove_orphans=True)
+def down(stack: Stack, *, volumes: bool = False, timeout: int | None = None) -> None:
+    """Remove the stack's containers and networks (and volumes); `timeout` seconds for each
+    container to stop before it is killed (default: its own stop_grace_period)."""
+    stack.client().compose.down(volumes=volumes, remove_orphans=True, timeout=timeout)
 
 
 def status(stack: Stack) -> list[tuple[str, str, str]]:

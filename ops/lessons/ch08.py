@@ -163,10 +163,12 @@ def interpolation_precedence(ctx: LessonContext) -> Result:
     secrets = "".join(f"{name}=example-only\n" for name in SECRETS)
     unset = {PORT_VARIABLE: None, **dict.fromkeys(SECRETS)}
     with tempfile.TemporaryDirectory(prefix="driftwood-stage-08-") as tmp:
-        without, with_port, missing = (Path(tmp) / f"{n}.env" for n in ("without", "port", "none"))
+        folder = Path(tmp)
+        without, with_port, missing = (folder / f"{n}.env" for n in ("without", "port", "partial"))
         without.write_text(secrets)
         with_port.write_text(secrets + f"{PORT_VARIABLE}={ENV_FILE_PORT}\n")
-        missing.write_text("")
+        # One required variable missing (compose names the first it meets, in no set order).
+        missing.write_text("DRIFTWOOD_SECRET_KEY=example-only\n")
         with shell_variables(**unset):
             default = published_port(ctx.root, without)
             from_file = published_port(ctx.root, with_port)

@@ -102,7 +102,9 @@ class ComposeStage:
 def cold_start(run: stack.Stack, services: list[str] | None = None) -> ColdStart:
     """Wipe the stack with its volumes, then time `up --wait` (no build) until it returns;
     a failure says what compose reported and what the failed container logged last."""
-    stack.down(run, volumes=True)
+    # The data goes anyway, so no clean shutdown to wait for: a database stopped while it
+    # initialised (the trap) sat out the whole 10 s default here.
+    stack.down(run, volumes=True, timeout=1)
     started = time.monotonic()
     try:
         stack.up(run, build=False, services=services)

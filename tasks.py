@@ -24,12 +24,14 @@ from ops import (
     chapters,
     compare,
     deps,
+    diagnose,
     errors,
     imagefacts,
     lessons,
     measured,
     preflight,
     push,
+    registry,
     runstage,
     scan,
     sign,
@@ -40,6 +42,7 @@ from ops import (
     volumes,
 )
 from ops import doctor as ops_doctor
+from ops.lessons import ch11
 from ops.scan import render
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -170,7 +173,7 @@ def stage_check(c: Context, stage: str, only: str = "") -> None:
 
 @task(name="up", help={"stage": "chapter number or slug"})
 def stage_up(c: Context, stage: str) -> None:
-    """Start a chapter stage that runs without an image of its own (chapters 01-03)."""
+    """Start chapter N's stage as its lesson does (12: the production stack)."""
     print(_lesson_hook(stage, "up"))
 
 
@@ -246,6 +249,21 @@ def learn_bases(c: Context) -> None:
         )
 
 
+@task(name="crashloop", help={"remove": "remove the failed job's container instead"})
+def learn_crashloop(c: Context, remove: bool = False) -> None:
+    """Re-run stage 11's migration with a rotated database password: a crash loop to diagnose."""
+    _, root = _chapters(chapters.stage_root, PROJECT_ROOT, 11)
+    with _clear_errors():
+        docker = preflight.require_engine(DockerClient())
+        if remove:
+            ch11.stop_crash_loop(docker)
+            print(f"removed {ch11.MIGRATE}")
+            return
+        name = ch11.start_crash_loop(docker, root)
+    print(f"{name} gave up restarting: invoke diagnose --container {name}")
+    print("(invoke learn.crashloop --remove cleans up)")
+
+
 def _lesson_hook(stage: str, which: str) -> str:
     chapter, root = _chapters(chapters.stage_root, PROJECT_ROOT, stage)
     hook = getattr(_chapters(lessons.load, chapter.number), which)
@@ -283,12 +301,14 @@ def _clear_errors() -> Iterator[None]:
         stages.StageError,
         preflight.PreflightError,
         push.RegistryError,
+        registry.RegistryFailure,
         sign.SigningError,
         runstage.RunError,
         stack.StackError,
         volumes.VolumeError,
         LookupError,
         FileNotFoundError,
+        TimeoutError,
     ) as exc:
         raise Exit(f"error: {exc}", code=1) from exc
     except DockerException as exc:
@@ -327,10 +347,15 @@ def stage_list(c: Context, json: bool = False) -> None:
         "stage": STAGE_HELP,
         "verify": "run only what the registry holds, signed: refuse unsigned or tampered images",
         "registry": "registry holding the signed image (with --verify)",
+        "ref": "with --verify: this reference instead of the stage's tag (roll back by digest)",
     },
 )
 def stage_run(
-    c: Context, stage: str | None = None, verify: bool = False, registry: str = push.LOCAL_REGISTRY
+    c: Context,
+    stage: str | None = None,
+    verify: bool = False,
+    registry: str = push.LOCAL_REGISTRY,
+    ref: str = "",
 ) -> None:
     """Bring a stage up, wait until it is healthy, and print its URL."""
     with _clear_errors():
@@ -339,7 +364,7 @@ def stage_run(
         image = None
         if verify:
             keys = sign.signing_keys(PROJECT_ROOT, dict(os.environ))
-            reference = f"{registry}/{the_stage.image}:{the_stage.tag}"
+            reference = ref or f"{registry}/{the_stage.image}:{the_stage.tag}"
             image = sign.verify(reference, sign.public_key(keys)).reference
             print(f"verified {reference} -> {image}")
         print(f"{the_stage.name} is up: {runstage.start(docker, the_stage, PROJECT_ROOT, image)}")
@@ -572,14 +597,21 @@ def _stack(prod: bool) -> stack.Stack:
         "prod": PROD_HELP,
         "build": "build the images first (--no-build to skip)",
         "verify": "with --prod: run only the signed app image from the registry (image.sign)",
+        "ref": "with --verify: the signed image to run, e.g. an earlier digest (a rollback)",
     }
 )
-def up(c: Context, prod: bool = False, build: bool = True, verify: bool = False) -> None:
+def up(
+    c: Context, prod: bool = False, build: bool = True, verify: bool = False, ref: str = ""
+) -> None:
     """Build and start the stack, wait until every service is healthy, print the URL."""
+    if ref and not verify:
+        raise Exit(
+            "error: --ref is the image to verify and run: `invoke up --prod --verify --ref REF`"
+        )
     if verify:
         if not prod:
             raise Exit("error: --verify runs the production stack: `invoke up --prod --verify`")
-        stage_run(c, verify=True)
+        stage_run(c, verify=True, ref=ref)
         return
     the_stack = _stack(prod)
     with _clear_errors():
@@ -623,6 +655,30 @@ def ps(c: Context) -> None:
         rows = stack.status(_stack(False))
     for name, state, health in rows:
         print(f"{name:<40} {state:<10} {health}")
+
+
+@task(
+    name="diagnose",
+    iterable=["service"],
+    help={
+        "service": "a service to diagnose (repeatable; default: all)",
+        "prod": PROD_HELP,
+        "container": "diagnose this container instead, of any project (`docker ps -a`)",
+    },
+)
+def diagnose_stack(
+    c: Context, service: list[str] | None = None, prod: bool = False, container: str = ""
+) -> None:
+    """Say why each container is in its state: OOM kills, crashes, restarts, last log lines."""
+    with _clear_errors():
+        if container:
+            reports = [diagnose.diagnose_named(preflight.require_engine(DockerClient()), container)]
+        else:
+            reports = diagnose.diagnose(_stack(prod), service or [])
+    if not reports:
+        raise Exit("no containers: the stack is not running (invoke up)")
+    for report in reports:
+        print(diagnose.render(report))
 
 
 @task(name="backup", help={"prod": PROD_HELP})
@@ -687,6 +743,38 @@ def volume_restore(c: Context, file: str, volume: str, replace: bool = False) ->
 volume_ns = Collection("volume", volume_backup, volume_restore)
 
 
+# ---- the local registry's housekeeping ------------------------------------------------------
+
+
+@task(
+    name="rm",
+    help={
+        "image": "REPOSITORY:TAG or REPOSITORY@DIGEST in the local registry (no host part)",
+    },
+)
+def registry_rm(c: Context, image: str) -> None:
+    """Delete an image (an index with its platform manifests) from the local registry."""
+    repository, separator, reference = image.rpartition("@" if "@" in image else ":")
+    if not separator or not repository:
+        raise Exit(f"{image!r}: give REPOSITORY:TAG or REPOSITORY@DIGEST, e.g. driftwood:1.0.0")
+    with _clear_errors():
+        deleted = registry.delete_image(repository, reference)
+    if not deleted:
+        raise Exit(f"{registry.ADDRESS}/{image} is not in the registry")
+    print(f"deleted {len(deleted)} manifest(s): {', '.join(d[:19] for d in deleted)}")
+    print("their layers are freed by `invoke registry.gc`")
+
+
+@task(name="gc")
+def registry_gc(c: Context) -> None:
+    """Free the layers no manifest references (the registry pauses while it collects)."""
+    with _clear_errors():
+        registry.collect_garbage()
+
+
+registry_ns = Collection("registry", registry_rm, registry_gc)
+
+
 stage_ns = Collection(
     "stage",
     stage_tag,
@@ -703,7 +791,7 @@ stage_ns = Collection(
 )
 image_ns = Collection("image", image_build, image_scan, image_push, image_sign, image_verify)
 report_ns = Collection("report", report_compare)
-learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases)
+learn_ns = Collection("learn", learn_inspect, learn_tags, learn_bases, learn_crashloop)
 
 
 ns = Collection(
@@ -713,6 +801,7 @@ ns = Collection(
     down,
     logs,
     ps,
+    diagnose_stack,
     base_ns,
     db_ns,
     deps_ns,
@@ -721,4 +810,5 @@ ns = Collection(
     report_ns,
     learn_ns,
     volume_ns,
+    registry_ns,
 )

@@ -10,6 +10,9 @@ Rules the plan follows:
 - On Debian 12 the engine comes from trixie (Engine 26, buildx, Compose v2, cosign), through
   an apt source pinned at priority 100 so nothing else is taken from trixie; Debian 12's
   containerd, runc and libc stay. Debian 13 installs the same packages natively.
+- Chapter 12's tools (Podman, and catatonit as its pods' init) come from the host's own
+  suite, never from trixie on Debian 12: trixie's Podman needs trixie's libraries. They are
+  optional: a host without apt is told nothing about them (`invoke doctor` lists them).
 - What cannot be done here (not root, not Debian) becomes a `Missing` item with the command
   that fixes it, instead of a step.
 """
@@ -32,6 +35,10 @@ from ops.engine import EngineFacts
 
 ENGINE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "docker-compose", "cosign")
 HOST_PACKAGES = ("qemu-user-static", "binfmt-support", "mmdebstrap", "docker-registry")
+CHAPTER_PACKAGES = ("podman", "catatonit")
+# Podman's defaults raise the open-files and processes limits past what this host's
+# container sandbox allows ("error setting rlimit"): every `podman run` would fail.
+CONTAINERS_CONF = Path("/etc/containers/containers.conf.d/driftwood.conf")
 TRIXIE_SOURCE = Path("/etc/apt/sources.list.d/driftwood-trixie.sources")
 TRIXIE_PIN = Path("/etc/apt/preferences.d/driftwood-trixie")
 BINFMT_ARM64 = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
@@ -46,6 +53,8 @@ class Action(Enum):
     START_DOCKERD = "start dockerd in the background"
     ENABLE_BINFMT = "register QEMU's binfmt handlers (linux/arm64)"
     START_REGISTRY = "start the local registry on 127.0.0.1:5000"
+    INSTALL_CHAPTER_TOOLS = "install chapter 12's tools from the host's own suite"
+    WRITE_CONTAINERS_CONF = f"set Podman's default ulimits in {CONTAINERS_CONF}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class HostFacts:
     binfmt_arm64: bool = False
     cosign: bool = False
     registry_answering: bool = False
+    containers_conf: bool = False
     engine: EngineFacts = field(default_factory=EngineFacts)
 
     @property
@@ -151,6 +161,13 @@ def plan(facts: HostFacts) -> Plan:
             steps.append(Step(Action.START_REGISTRY))
         elif "docker-registry" not in (engine_pkgs + host_pkgs):
             missing.append(Missing("local registry", registry.MANUAL_FIX))
+
+    chapter_pkgs = tuple(p for p in CHAPTER_PACKAGES if p not in facts.installed)
+    if chapter_pkgs and facts.can_apt:
+        steps.append(Step(Action.INSTALL_CHAPTER_TOOLS, chapter_pkgs))
+    podman_coming = "podman" in facts.installed or (facts.can_apt and "podman" in chapter_pkgs)
+    if podman_coming and facts.is_root and not facts.containers_conf:
+        steps.append(Step(Action.WRITE_CONTAINERS_CONF))
     return Plan(tuple(steps), tuple(missing))
 
 
@@ -171,13 +188,14 @@ def probe_host(docker: DockerClient) -> HostFacts:
         os_id=os_release.get("ID", ""),
         os_codename=os_release.get("VERSION_CODENAME", ""),
         is_root=os.geteuid() == 0,
-        installed=_installed_packages(ENGINE_PACKAGES + HOST_PACKAGES),
+        installed=_installed_packages(ENGINE_PACKAGES + HOST_PACKAGES + CHAPTER_PACKAGES),
         trixie_source=TRIXIE_SOURCE.exists(),
         dockerd_installed=engine.dockerd_path() is not None,
         daemon_json_snapshotter=_daemon_json_has_snapshotter(),
         binfmt_arm64=_binfmt_enabled(),
         cosign=shutil.which("cosign") is not None,
         registry_answering=registry.answering(),
+        containers_conf=CONTAINERS_CONF.exists(),
         engine=engine.probe(docker),
     )
 
@@ -292,6 +310,15 @@ def _install_host_tools(step: Step, docker: DockerClient, say: Callable[[str], N
     _apt_install(step.packages)
 
 
+def _write_containers_conf(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:
+    CONTAINERS_CONF.parent.mkdir(parents=True, exist_ok=True)
+    CONTAINERS_CONF.write_text(
+        "# Written by Driftwood's `invoke setup`: limits this host allows, for every container.\n"
+        "[containers]\n"
+        'default_ulimits = ["nofile=4096:4096", "nproc=1024:1024"]\n'
+    )
+
+
 def _write_daemon_json(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:
     # The containerd image store lets the default `docker` builder build multi-platform
     # images and keep them locally as one OCI index.
@@ -331,6 +358,9 @@ _HANDLERS: dict[Action, Callable[[Step, DockerClient, Callable[[str], None]], No
     Action.START_DOCKERD: _start_dockerd,
     Action.ENABLE_BINFMT: _enable_binfmt,
     Action.START_REGISTRY: _start_registry,
+    # The host's own suite, as the host tools: the trixie source is pinned at 100.
+    Action.INSTALL_CHAPTER_TOOLS: _install_host_tools,
+    Action.WRITE_CONTAINERS_CONF: _write_containers_conf,
 }
 
 

@@ -6,6 +6,9 @@ chapters up to it laid over it:
     stage N = the repository, minus every chapters/NN-slug/ folder,
               plus chapters/KK-slug/files/** of every chapter K <= N, in order (a chapter's
               file replaces an earlier chapter's: each is written once, where it changes),
+              with the paths listed in chapter N's `restore` taken from the repository root
+              again (a stage that has caught up with the root's file, e.g. chapter 10 builds
+              the production Dockerfile, not chapter 05's),
               minus the paths listed in chapter N's `remove` (root files the stage has not
               earned yet, e.g. chapter 01 has no Dockerfile, and earlier chapters' files it
               no longer has),
@@ -127,26 +130,36 @@ def find(project_root: Path, key: str | int) -> Chapter:
     raise ChapterError(f"unknown chapter {text!r}: choose one of {known}")
 
 
-def removed_paths(manifest_text: str, where: str) -> list[str]:
-    """The manifest's `remove` list: root paths (files or folders) this stage lacks."""
+def _manifest_paths(manifest_text: str, where: str, key: str) -> list[str]:
     try:
-        remove = tomllib.loads(manifest_text).get("remove", [])
+        paths = tomllib.loads(manifest_text).get(key, [])
     except tomllib.TOMLDecodeError as exc:
         raise ChapterError(f"{where}: not valid TOML: {exc}") from exc
-    if not isinstance(remove, list) or not all(isinstance(p, str) for p in remove):
-        raise ChapterError(f"{where}: field remove must list paths")
-    paths = [p.strip("/") for p in remove]
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise ChapterError(f"{where}: field {key} must list paths")
+    paths = [p.strip("/") for p in paths]
     for kept in ("README.md", MANIFEST):
         if kept in paths:
-            raise ChapterError(f"{where}: remove lists {kept}, which the chapter provides")
+            raise ChapterError(f"{where}: {key} lists {kept}, which the chapter provides")
     return paths
+
+
+def removed_paths(manifest_text: str, where: str) -> list[str]:
+    """The manifest's `remove` list: root paths (files or folders) this stage lacks."""
+    return _manifest_paths(manifest_text, where, "remove")
+
+
+def restored_paths(manifest_text: str, where: str) -> list[str]:
+    """The manifest's `restore` list: paths (files or folders) this stage takes from the
+    repository root rather than from an earlier chapter's overlay."""
+    return _manifest_paths(manifest_text, where, "restore")
 
 
 def assemble(base: Mapping[str, T], chapter: Chapter, all_chapters: list[Chapter]) -> dict[str, T]:
     """Stage `chapter`'s file map from the repository's file map (path -> content handle).
 
     Pure: the same rule serves the working tree (handles are files) and git (blob ids).
-    The `remove` list is applied by the caller (`drop`), which reads the manifest.
+    The manifest's `restore` and `remove` lists are applied by the caller (`apply_manifest`).
     """
     if chapter.root:
         return dict(base)
@@ -170,6 +183,27 @@ def drop(stage: MutableMapping[str, Any], remove: list[str]) -> None:
     for gone in remove:
         for path in [p for p in stage if p == gone or p.startswith(gone + "/")]:
             del stage[path]
+
+
+def restore(
+    stage: MutableMapping[str, T], base: Mapping[str, T], paths: list[str], where: str
+) -> None:
+    """Put each listed path (a file, or a folder with everything under it) back as the
+    repository root has it, replacing what earlier chapters' overlays made of it."""
+    for path in paths:
+        root = {p: h for p, h in base.items() if p == path or p.startswith(path + "/")}
+        if not root:
+            raise ChapterError(f"{where}: restore lists {path}, which the repository root lacks")
+        drop(stage, [path])
+        stage.update(root)
+
+
+def apply_manifest(
+    stage: MutableMapping[str, T], base: Mapping[str, T], manifest_text: str, where: str
+) -> None:
+    """The manifest's edits to an assembled stage: `restore` first, then `remove`."""
+    restore(stage, base, restored_paths(manifest_text, where), where)
+    drop(stage, removed_paths(manifest_text, where))
 
 
 # --- the working tree: materialise a stage to run it from main ----------------------------
@@ -207,7 +241,7 @@ def materialise(project_root: Path, chapter: Chapter, dest: Path | None = None) 
     base = working_files(project_root)
     stage = assemble(base, chapter, chapters)
     manifest = stage[MANIFEST]
-    drop(stage, removed_paths(manifest.read_text(), str(manifest)))
+    apply_manifest(stage, base, manifest.read_text(), str(manifest))
     dest.mkdir(parents=True, exist_ok=True)
     record = dest / MATERIALISED
     previous = set(record.read_text().splitlines()) if record.exists() else set()
@@ -308,7 +342,8 @@ def stage_commits(project_root: Path, commit: str = "HEAD") -> list[tuple[Chapte
     for chapter in (c for c in chapters if c.built):
         files = assemble(base, chapter, chapters)
         if not chapter.root:
-            drop(files, removed_paths(_blob_text(project_root, files[MANIFEST]), chapter.path))
+            manifest = _blob_text(project_root, files[MANIFEST])
+            apply_manifest(files, base, manifest, chapter.path)
         tree = _write_tree(project_root, files)
         date = commit_date(chapter)
         env = {**IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}

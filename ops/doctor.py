@@ -33,6 +33,7 @@ TOOLS = {
     "trivy": ["--version"],
     "grype": ["version"],
     "mmdebstrap": ["--version"],
+    "podman": ["--version"],
 }
 
 
@@ -127,6 +128,13 @@ def checks(
             tools.get("mmdebstrap"),
             SETUP,
             tools.get("mmdebstrap") is not None,
+        ),
+        Check(
+            "podman (chapter 12)",
+            False,
+            tools.get("podman"),
+            SETUP,
+            tools.get("podman") is not None,
         ),
     ]
     rows += [

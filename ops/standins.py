@@ -137,6 +137,17 @@ def rootfs(image: BaseImage, arch: str, mirror: str, say: Say) -> Path:
     return path
 
 
+def recipe(image: BaseImage) -> str:
+    """A fingerprint of everything a stand-in is made from (its folder, the shared hooks, the
+    package list): recorded as a label, so a changed recipe is rebuilt on machines that
+    already hold the old stand-in (the rootfs tarball is reused when its own key holds)."""
+    digest = hashlib.sha256(" ".join([image.suite, *image.packages]).encode())
+    for folder in [STANDINS / image.name, *hook_dirs(image)]:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(STANDINS)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def package_versions(tarball: Path) -> dict[str, str]:
     """Every installed package's version, read from dpkg's status file inside the tarball."""
     with tarfile.open(tarball) as tar:
@@ -169,6 +180,7 @@ def labels(image: BaseImage, versions: dict[str, str]) -> dict[str, str]:
         f"{STANDIN_LABEL}.for": image.ref,
         f"{STANDIN_LABEL}.debian-suite": image.suite,
         f"{STANDIN_LABEL}.packages": inside,
+        f"{STANDIN_LABEL}.recipe": recipe(image),
     }
 
 
@@ -179,12 +191,15 @@ def versions_from_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 def present(docker: DockerClient, image: BaseImage) -> Seeded | None:
-    """The image is here under its name (and a stand-in is also in the registry), or None."""
+    """The image is here under its name (a stand-in also in the registry, made from today's
+    recipe), or None."""
     if not docker.image.exists(image.ref):
         return None
     labels = docker.image.inspect(image.ref).config.labels or {}
     if labels.get(STANDIN_LABEL) != "true":
         return Seeded(image, "present")
+    if labels.get(f"{STANDIN_LABEL}.recipe") != recipe(image):
+        return None
     if registry.manifest_digest(image.local_repository, image.tag) is None:
         return None
     return Seeded(image, "present", versions_from_labels(labels))

@@ -2,14 +2,14 @@
 
 
 def test_a_post_without_the_token_is_refused(client):
-    assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 400
+    assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 403
 
 
 def test_a_post_with_a_wrong_token_is_refused(client):
     with client.session_transaction() as session:
         session["csrf_token"] = "right"
     response = client.post("/logout", data={"csrf_token": "wrong"})
-    assert response.status_code == 400
+    assert response.status_code == 403
 
 
 def test_the_header_form_of_the_token_is_accepted(client):

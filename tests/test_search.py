@@ -7,8 +7,8 @@ from driftwood.query import parse_query
 from driftwood.tagging import clean_tag_names, parse_tags
 
 
-def sql(query_text: str) -> str:
-    found = search.build(parse_query(query_text))
+def sql(query_text: str, *, notes: bool = True) -> str:
+    found = search.build(parse_query(query_text), notes=notes)
     clauses = [*found.conditions, *found.tiers]
     return " AND ".join(
         str(c.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
@@ -25,6 +25,17 @@ def test_words_become_quoted_prefixes_so_operators_stay_literal():
 def test_words_give_three_tiers_and_no_words_give_one():
     assert len(search.build(parse_query("kettle tea")).tiers) == 3
     assert len(search.build(parse_query('#tea "a phrase" site:example.org')).tiers) == 1
+
+
+def test_only_the_owner_searches_the_notes():
+    own, others = sql('kettle -"bad word"'), sql('kettle -"bad word"', notes=False)
+    assert "notes" not in own  # the stored document (title, description, notes, URL)
+    assert "bookmarks.search @@ to_tsquery" in others  # the index narrows down...
+    # ...and each candidate is checked again without its notes, for words and exclusions.
+    document = "to_tsvector('simple'::regconfig, concat_ws(' ', bookmarks.title,"
+    assert f"{document} bookmarks.description, bookmarks.url)) @@ to_tsquery" in others
+    assert f"NOT ({document} bookmarks.description, bookmarks.url)) @@ phraseto" in others
+    assert "notes" not in others
 
 
 def test_every_filter_reaches_the_sql():

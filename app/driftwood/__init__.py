@@ -3,10 +3,12 @@
 from typing import Any
 
 from flask import Flask, current_app
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags, transfer
 from driftwood.api import bookmarks as bookmark_api
+from driftwood.api import common as api_common
 from driftwood.api import pinboard, tokens
 from driftwood.api import tags as tag_api
 from driftwood.urls import is_safe_link
@@ -54,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tag_api.bp)
     app.register_blueprint(tag_api.document)
     app.register_blueprint(pinboard.bp)
+    app.register_error_handler(HTTPException, api_common.errors_under_api)
 
     app.jinja_env.globals["nav_links"] = nav_links
     # Templates turn a URL into a link only through this test: never a javascript: href.

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from driftwood import library
 from driftwood.auth import login_required, safe_target
-from driftwood.db import get_session
+from driftwood.db import get_session, parse_ids
 from driftwood.models import Bookmark, Visibility
 from driftwood.query import parse_query
 from driftwood.tagging import parse_tags
@@ -26,8 +26,9 @@ from driftwood.urls import InvalidURL
 bp = Blueprint("bookmarks", __name__)
 
 
-def render_page(template: str, scope: Any, **context: Any) -> str:
-    """A list page: the search box's query, one keyset page, and the link to the next."""
+def render_page(template: str, scope: Any, *, notes: bool = False, **context: Any) -> str:
+    """A list page: the search box's query, one keyset page, and the link to the next.
+    `notes=True` (the viewer's own bookmarks only) lets the search box match notes."""
     text = request.args.get("q", "")
     page = library.list_bookmarks(
         get_session(),
@@ -35,6 +36,7 @@ def render_page(template: str, scope: Any, **context: Any) -> str:
         parse_query(text),
         limit=current_app.config["PAGE_SIZE"],
         cursor=request.args.get("cursor"),
+        notes=notes,
     )
     return render_template(template, page=page, q=text, **context)
 
@@ -42,7 +44,7 @@ def render_page(template: str, scope: Any, **context: Any) -> str:
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_page("bookmarks/list.html", library.owned_by(g.user))
+    return render_page("bookmarks/list.html", library.owned_by(g.user), notes=True)
 
 
 @bp.get("/shared")
@@ -100,7 +102,7 @@ def _own_bookmark(bookmark_id: int) -> Bookmark:
     return bookmark
 
 
-@bp.route("/bookmarks/<int:bookmark_id>/edit", methods=("GET", "POST"))
+@bp.route("/bookmarks/<id:bookmark_id>/edit", methods=("GET", "POST"))
 @login_required
 def edit(bookmark_id: int) -> str | Response | tuple[str, int]:
     bookmark = _own_bookmark(bookmark_id)
@@ -135,7 +137,7 @@ def edit(bookmark_id: int) -> str | Response | tuple[str, int]:
     return redirect(url_for("bookmarks.index"))
 
 
-@bp.post("/bookmarks/<int:bookmark_id>/delete")
+@bp.post("/bookmarks/<id:bookmark_id>/delete")
 @login_required
 def delete(bookmark_id: int) -> Response:
     db = get_session()
@@ -149,7 +151,7 @@ def delete(bookmark_id: int) -> Response:
 @login_required
 def bulk() -> Response:
     db = get_session()
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.form.getlist("ids"))
     tags = parse_tags(request.form.get("tags", ""))
     action = request.form.get("action")
     if not ids:

@@ -23,6 +23,10 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_CONNECT_TIMEOUT": 5,  # seconds; also bounds /readyz when the database is down
     "SIGNUP_ENABLED": True,
     "TRUSTED_PROXIES": 0,  # how many proxies (nginx) set X-Forwarded-*; 0 trusts none
+    # Every request body but a bookmark file (MAX_IMPORT_BYTES). Without nginx in front
+    # (gunicorn alone), this is what stops one request from filling the memory.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": None,  # Flask's separate per-field limit: the one above is enough
     "MAX_IMPORT_BYTES": 20 * 1024 * 1024,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_SECONDS": 300,

@@ -27,7 +27,8 @@ def protect() -> None:
     expected = session.get("csrf_token")
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRFToken", "")
     if not expected or not hmac.compare_digest(str(expected), sent):
-        abort(400, description="The form has expired or did not come from this site: reload it.")
+        # 403, as for any request the server understood and will not carry out.
+        abort(403, description="The form has expired or did not come from this site: reload it.")
 
 
 def init_app(app: Flask) -> None:

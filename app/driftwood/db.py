@@ -5,6 +5,7 @@ from `get_session()`; it lives on `g` and is closed when the app context ends. V
 write call `session.commit()` themselves; anything not committed is rolled back on close.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,29 @@ from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import URL, Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_ID = 2**31 - 1  # the id columns are PostgreSQL integers
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>` in a route: a larger number than the id columns hold is a 404 like any
+    missing row, not an "integer out of range" error from the database. (Not `max=`: a
+    number the converter refuses makes werkzeug answer 405 when another method's route
+    has the same path.)"""
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number > MAX_ID:
+            raise NotFound()
+        return number
+
+
+def parse_ids(values: Iterable[str]) -> list[int]:
+    """The ids among form values (`ids=3&ids=7`); anything else is ignored."""
+    return [int(v) for v in values if v.isascii() and v.isdigit() and int(v) <= MAX_ID]
 
 
 @dataclass
@@ -38,6 +60,7 @@ def init_app(app: Flask) -> None:
         connect_args={"connect_timeout": app.config["DATABASE_CONNECT_TIMEOUT"]},
     )
     app.extensions["driftwood.db"] = Database(engine, sessionmaker(engine, expire_on_commit=False))
+    app.url_map.converters["id"] = IdConverter  # before the blueprints add their routes
     app.teardown_appcontext(close_session)
 
 

@@ -242,16 +242,18 @@ def list_bookmarks(
     limit: int = 30,
     cursor: str | None = None,
     offset: int = 0,
+    notes: bool = False,
 ) -> Page:
     """One page of bookmarks in `scope` matching `query`: best search tier first (see
-    search.py), newest first within a tier.
+    search.py), newest first within a tier. `notes=True` searches the notes too: only
+    when `scope` is the viewer's own bookmarks (nobody else may read them).
 
     Pages are keyset-paginated: `cursor` names the last row seen, so page 1,000 costs what
     page 1 costs (OFFSET would read and discard every earlier row). `offset` exists for
     linkding-style API clients, and costs what OFFSET costs.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    found = search.build(query, session)
+    found = search.build(query, session, notes=notes)
     newest_first = (Bookmark.created_at.desc(), Bookmark.id.desc())
     base = (
         select(Bookmark)
@@ -284,8 +286,10 @@ def count_bookmarks(
     session: Session,
     scope: ColumnElement[bool],
     query: SearchQuery = SearchQuery(),  # noqa: B008
+    *,
+    notes: bool = False,
 ) -> int:
-    found = search.build(query, session)
+    found = search.build(query, session, notes=notes)
     return (
         session.scalar(select(func.count()).select_from(Bookmark).where(scope, *found.conditions))
         or 0

@@ -107,8 +107,17 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def _unique_tags(names: Iterable[str]) -> tuple[str, ...]:
-    return tuple(clean_tag_names(names))[:MAX_TAGS]
+def _add_tags(tags: tuple[str, ...], names: Iterable[str]) -> tuple[str, ...]:
+    """`tags` (clean and unique already: a folder's) followed by the cleaned `names` they
+    lack, at most MAX_TAGS. Never cleaning a folder's tags again keeps every level of a
+    100,000-deep chain of differently named folders, and every bookmark in it, cheap."""
+    if len(tags) >= MAX_TAGS:
+        return tags
+    new = clean_tag_names(names)
+    if not new:
+        return tags
+    have = {tag.lower() for tag in tags}
+    return (*tags, *(name for name in new if name.lower() not in have))[:MAX_TAGS]
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -234,7 +243,7 @@ class _Reader(HTMLParser):
         ):
             self.pending = parent
         else:
-            self.pending = replace(parent, tags=_unique_tags((*parent.tags, name)))
+            self.pending = replace(parent, tags=_add_tags(parent.tags, [name]))
 
     def add_bookmark(self, title: str) -> None:
         href = _clean(self.attrs.get("href") or "")
@@ -249,12 +258,12 @@ class _Reader(HTMLParser):
         if visibility not in VISIBILITIES:
             visibility = _PRIVATE_VALUES.get((self.attrs.get("private") or "").lower(), "")
         toread = (self.attrs.get("toread") or "").lower() in ("1", "true")
-        tags = (*folder.tags, *_clean(self.attrs.get("tags") or "").split(","))
+        tags = _add_tags(folder.tags, _clean(self.attrs.get("tags") or "").split(","))
         self.bookmarks.append(
             NetscapeBookmark(
                 url=url,
                 title=title,
-                tags=_unique_tags(tags),
+                tags=tags,
                 added=_timestamp(self.attrs.get("add_date")),
                 modified=_timestamp(self.attrs.get("last_modified")),
                 visibility=visibility or None,

@@ -9,12 +9,15 @@ milliseconds for a common word in 100,000 bookmarks), each tier is an index-orde
 that stops after one page, on page 1 as on page 1,000.
 
 Nothing here knows who is asking: callers always add the owner or visibility condition
-(see `library.list_bookmarks`).
+(see `library.list_bookmarks`), and say whether the notes may be searched: only the owner
+sees them, so a search of anyone else's bookmarks must not match them either (it would
+reveal them a word, and with prefixes a letter, at a time).
 """
 
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, select, true
 from sqlalchemy.orm import Session
@@ -24,6 +27,13 @@ from driftwood.query import SearchQuery
 
 CONFIG = literal_column("'simple'::regconfig")  # must match the stored search document
 _WORD = re.compile(r"\w")
+
+
+# Everything of a bookmark but its notes, for searches of other people's bookmarks. Computed
+# per candidate row, after the stored document's index has narrowed them down.
+SHARED_DOCUMENT = func.to_tsvector(
+    CONFIG, func.concat_ws(" ", Bookmark.title, Bookmark.description, Bookmark.url)
+)
 
 
 # Tiers, best first, as the stored weights each word must carry: A title, B description.
@@ -48,8 +58,14 @@ def prefix_query(words: tuple[str, ...], weights: str = "") -> str | None:
     return " & ".join(quoted) or None
 
 
+def _in(document: Any, tsquery: Any) -> ColumnElement[bool]:
+    """`document @@ tsquery`: the text search document matches the query."""
+    matched: ColumnElement[bool] = document.bool_op("@@")(tsquery)
+    return matched
+
+
 def _matches(tsquery_text: str) -> ColumnElement[bool]:
-    return Bookmark.search.bool_op("@@")(func.to_tsquery(CONFIG, tsquery_text))
+    return _in(Bookmark.search, func.to_tsquery(CONFIG, tsquery_text))
 
 
 def _tiers(words: tuple[str, ...]) -> list[ColumnElement[bool]]:
@@ -97,8 +113,9 @@ def _on_site(site: str) -> ColumnElement[bool]:
     return or_(Bookmark.host == site, Bookmark.host.like("%." + escaped, escape="\\"))
 
 
-def build(query: SearchQuery, session: Session | None = None) -> Search:
-    """The SQL for `query`; with a `session`, tag names are resolved to ids first."""
+def build(query: SearchQuery, session: Session | None = None, *, notes: bool = False) -> Search:
+    """The SQL for `query`; with a `session`, tag names are resolved to ids first. Words
+    and phrases match the notes too only with `notes=True`: for the owner's own bookmarks."""
     ids = tag_ids(session, query.tags + query.excluded_tags) if session else {}
     conditions: list[ColumnElement[bool]] = []
     matches = []
@@ -110,9 +127,12 @@ def build(query: SearchQuery, session: Session | None = None) -> Search:
         combined = matches[0]
         for match in matches[1:]:
             combined = combined.op("&&")(match)
-        conditions.append(Bookmark.search.bool_op("@@")(combined))
+        conditions.append(_in(Bookmark.search, combined))  # the indexed document
+        if not notes:
+            conditions.append(_in(SHARED_DOCUMENT, combined))
+    document = Bookmark.search if notes else SHARED_DOCUMENT
     conditions += [
-        not_(Bookmark.search.bool_op("@@")(func.phraseto_tsquery(CONFIG, excluded)))
+        not_(_in(document, func.phraseto_tsquery(CONFIG, excluded)))
         for excluded in query.excluded_terms
         if _WORD.search(excluded)
     ]

@@ -58,6 +58,8 @@ def tags_named(session: Session, user: User, names: Iterable[str]) -> list[Tag]:
 
 
 def get_tag(session: Session, user: User, name: str) -> Tag | None:
+    if "\x00" in name:  # no tag holds one, and PostgreSQL refuses it as a parameter
+        return None
     return session.scalar(
         select(Tag).where(Tag.user_id == user.id, func.lower(Tag.name) == name.strip().lower())
     )

@@ -6,7 +6,7 @@ from werkzeug.wrappers import Response
 
 from driftwood import tagging
 from driftwood.auth import login_required
-from driftwood.db import get_session
+from driftwood.db import get_session, parse_ids
 from driftwood.models import Tag
 
 bp = Blueprint("tags", __name__, url_prefix="/tags")
@@ -25,7 +25,7 @@ def index() -> str:
     return render_template("tags/list.html", counts=tagging.tag_counts(get_session(), g.user))
 
 
-@bp.post("/<int:tag_id>/rename")
+@bp.post("/<id:tag_id>/rename")
 @login_required
 def rename(tag_id: int) -> Response:
     db = get_session()
@@ -43,7 +43,7 @@ def rename(tag_id: int) -> Response:
 @login_required
 def merge() -> Response:
     db = get_session()
-    sources = [_own_tag(int(i)) for i in request.form.getlist("ids") if i.isdigit()]
+    sources = [_own_tag(i) for i in parse_ids(request.form.getlist("ids"))]
     names = tagging.parse_tags(request.form.get("target", ""))
     if not sources or len(names) != 1:
         flash("Select the tags to merge and type the one tag to merge them into.", "error")
@@ -55,7 +55,7 @@ def merge() -> Response:
     return redirect(url_for("tags.index"))
 
 
-@bp.post("/<int:tag_id>/delete")
+@bp.post("/<id:tag_id>/delete")
 @login_required
 def delete(tag_id: int) -> Response:
     db = get_session()

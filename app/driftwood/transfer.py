@@ -68,15 +68,23 @@ def export_json(session: Session, user: User) -> dict[str, Any]:
     }
 
 
-def import_limit() -> str:
-    """DRIFTWOOD_MAX_IMPORT_BYTES for people: "20 MiB", or bytes below one MiB."""
-    limit = int(current_app.config["MAX_IMPORT_BYTES"])
+def _size(limit: int) -> str:
+    """A size limit for people: "20 MiB", or bytes below one MiB."""
     return f"{limit / 2**20:.3g} MiB" if limit >= 2**20 else f"{limit} bytes"
 
 
+def import_limit() -> str:
+    return _size(int(current_app.config["MAX_IMPORT_BYTES"]))
+
+
 def too_large_message() -> str:
-    limit = import_limit()
-    return f"The file is larger than the import limit of {limit} (DRIFTWOOD_MAX_IMPORT_BYTES)."
+    """Which limit the request broke: the import routes raise theirs to MAX_IMPORT_BYTES."""
+    limit = int(request.max_content_length or 0)
+    if limit == int(current_app.config["MAX_IMPORT_BYTES"]):
+        setting = "the import limit of {} (DRIFTWOOD_MAX_IMPORT_BYTES)"
+        return f"The file is larger than {setting.format(_size(limit))}."
+    setting = "the limit of {} (DRIFTWOOD_MAX_CONTENT_LENGTH)"
+    return f"The request is larger than {setting.format(_size(limit))}."
 
 
 @bp.context_processor
@@ -95,6 +103,12 @@ def limit_upload_size(endpoint: str | None, _values: dict[str, Any] | None) -> N
 @bp.errorhandler(RequestEntityTooLarge)
 def too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
     return render_template("transfer/import.html", error=too_large_message()), 413
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def request_too_large(_error: RequestEntityTooLarge) -> RequestEntityTooLarge:
+    # Any other page: the standard error page, saying which limit and how to change it.
+    return RequestEntityTooLarge(too_large_message())
 
 
 @bp.route("/import", methods=("GET", "POST"))

@@ -41,7 +41,7 @@ PGDATA = "/var/lib/postgresql/data"
 class ImageStage:
     """Chapters 04-06: the stage's own image and PostgreSQL, run by hand on a user-defined
     network (Compose arrives in chapter 08). `volume` keeps the database in a named volume
-    (chapter 06)."""
+    (chapter 06). Chapter 07 extends it: more networks, and nginx in front of the app."""
 
     number: int
     port: int
@@ -58,7 +58,12 @@ class ImageStage:
 
     @property
     def network(self) -> str:
+        """The network the database and the app share."""
         return f"{self.prefix}-net"
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return (self.network,)
 
     @property
     def db(self) -> str:
@@ -67,6 +72,11 @@ class ImageStage:
     @property
     def app(self) -> str:
         return f"{self.prefix}-app"
+
+    @property
+    def containers(self) -> tuple[str, ...]:
+        """Every container of the stage, in the order `down` removes them."""
+        return (self.app, self.db)
 
     @property
     def url(self) -> str:
@@ -84,11 +94,25 @@ class ImageStage:
             },
         }
 
+    def create_networks(self, docker: DockerClient) -> None:
+        docker.network.create(self.network)
+
+    def start_app(self, ctx: LessonContext, options: dict[str, object]) -> None:
+        """The app container, its port published on 127.0.0.1."""
+        ctx.docker.run(
+            self.image,
+            detach=True,
+            name=self.app,
+            publish=[(f"127.0.0.1:{self.port}", 8000)],
+            restart="on-failure:5",
+            **options,  # type: ignore[arg-type]
+        )
+
     def up(self, ctx: LessonContext) -> str:
         self.down(ctx)
         docker = ctx.docker
         build(docker, ctx.root, "Dockerfile", self.image, target=self.target)
-        docker.network.create(self.network)
+        self.create_networks(docker)
         docker.run(
             resolve_refs(docker)["POSTGRES_IMAGE"],
             detach=True,
@@ -106,25 +130,22 @@ class ImageStage:
         wait_for(f"{self.db} accepting connections", lambda: postgres_ready(docker, self.db))
         options = self.app_options(ctx.root)
         docker.run(self.image, ["migrate"], entrypoint="driftwood", remove=True, **options)  # type: ignore[arg-type]
-        docker.run(
-            self.image,
-            detach=True,
-            name=self.app,
-            publish=[(f"127.0.0.1:{self.port}", 8000)],
-            restart="on-failure:5",
-            **options,  # type: ignore[arg-type]
-        )
+        self.start_app(ctx, options)
         wait_for("the app answering /readyz", lambda: http_status(self.url + "readyz") == 200)
         kept = f"; the database is in volume {self.volume}" if self.volume else ""
-        return f"the app: {self.url}; containers {self.app} and {self.db} on {self.network}{kept}"
+        return (
+            f"the app: {self.url}; containers {', '.join(self.containers)} on "
+            f"{', '.join(self.networks)}{kept}"
+        )
 
     def down(self, ctx: LessonContext) -> str:
-        for name in (self.app, self.db):
+        for name in self.containers:
             remove_container(ctx.docker, name)
-        with contextlib.suppress(NoSuchNetwork):
-            ctx.docker.network.remove(self.network)
+        for network in self.networks:
+            with contextlib.suppress(NoSuchNetwork):
+                ctx.docker.network.remove(network)
         kept = f" (the volume {self.volume} stays)" if self.volume else ""
-        return f"removed {self.app}, {self.db} and {self.network}{kept}"
+        return f"removed {', '.join(self.containers)} and {', '.join(self.networks)}{kept}"
 
 
 STAGE = ImageStage(number=4, port=8004)

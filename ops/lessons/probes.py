@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,11 @@ NAMESPACES = ("pid", "mnt", "net", "uts")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 POSTGRES_USER = "driftwood"
 POSTGRES_DB = "driftwood"
+# PostgreSQL's SSLRequest message: a server answers with one byte, S (TLS on offer) or N.
+# A TCP connect alone proves nothing: a transparent proxy accepts connections to any address
+# (and answers in its own protocol), so reachability checks speak the server's protocol.
+SSL_REQUEST = bytes.fromhex("0000000804d2162f")
+POSTGRES_REPLIES = ("S", "N")
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
@@ -51,6 +57,25 @@ def http_status(url: str, timeout: float = 3.0) -> int | None:
 def namespaces(pid: int | str) -> dict[str, str]:
     """The namespace ids of process `pid` ("self" for this one), as /proc shows them."""
     return {ns: Path(f"/proc/{pid}/ns/{ns}").readlink().name for ns in NAMESPACES}
+
+
+def same_pid_namespace(pid: int) -> list[int]:
+    """Every process in the PID namespace of host process `pid` (a container's State.Pid):
+    the container's processes, `docker exec`'d ones included, as the host numbers them."""
+    namespace = Path(f"/proc/{pid}/ns/pid").readlink()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # a process that ended meanwhile
+                if (entry / "ns" / "pid").readlink() == namespace:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def process_status(pid: int) -> dict[str, str]:
+    """/proc/PID/status as fields (Uid, CapEff, NoNewPrivs, Seccomp, ...): the kernel's view."""
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
 
 
 def command_line(pid: int) -> str:
@@ -149,3 +174,35 @@ def container(docker: DockerClient, name: str) -> Container:
     if not found.state.running:
         raise LookupError(f"{name} is {found.state.status}: restart it (invoke stage.up)")
     return found
+
+
+def postgres_reply(host: str, port: int = 5432, timeout: float = 3.0) -> str:
+    """The first byte `host:port` answers an SSLRequest with, from here ("" if none):
+    "S" or "N" only from a PostgreSQL server."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.sendall(SSL_REQUEST)
+            return connection.recv(1).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def postgres_reply_from(
+    docker: DockerClient, inside: Container | str, host: str, *, python: bool = False
+) -> str:
+    """The same probe run inside container `inside` ("" when nothing answers): with bash's
+    /dev/tcp, or with `python` for images without a shell."""
+    if python:
+        script = (
+            f"import socket; s = socket.create_connection(({host!r}, 5432), 3); "
+            f"s.sendall({SSL_REQUEST!r}); print(s.recv(1).decode(errors='replace'))"
+        )
+        try:
+            return str(docker.execute(inside, ["python", "-c", script])).strip()
+        except DockerException:
+            return ""
+    request = "".join(f"\\x{byte:02x}" for byte in SSL_REQUEST)
+    probe = f"exec 3<>/dev/tcp/{host}/5432 && printf '{request}' >&3 && timeout 3 head -c1 <&3"
+    # The outer timeout bounds the connect itself: a dropped SYN would wait for minutes.
+    command = ["bash", "-c", f'timeout 5 bash -c "{probe}" 2>/dev/null || true']
+    return str(docker.execute(inside, command)).strip()

@@ -14,6 +14,7 @@ from python_on_whales import DockerClient
 from ops import compare, runstage
 from ops.build import BuildFailed, build_stage, local_tag
 from ops.push import push_stage, resolve_digest
+from ops.registry import delete_image
 from ops.scan import scan_image, write_outputs
 from ops.sign import Keys, SigningError, ensure_dev_keys, sign, verify
 from ops.stages import Stage, load_stage
@@ -135,7 +136,9 @@ def test_the_scan_fails_when_the_vulnerability_scan_is_required(docker, built, g
 def pushed(docker, registry: str, good: Stage, source: SourceVersion, reports: Path):
     record = push_stage(docker, good, source, show=lambda _: None, registry=registry)
     record.save(reports)
-    return record
+    yield record
+    # Every tag points at the one digest: deleting it removes them all from the registry.
+    delete_image(record.repository.removeprefix(f"{registry}/"), record.digest)
 
 
 def test_push_is_one_multi_arch_index_with_every_tag_on_its_digest(pushed, registry) -> None:

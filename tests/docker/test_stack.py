@@ -18,6 +18,7 @@ from playwright.sync_api import sync_playwright
 from python_on_whales import DockerClient
 
 from ops import backup
+from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply, postgres_reply_from
 from ops.stack import Stack, down, prepare, up, url
 from tests.conftest import require
 
@@ -103,24 +104,11 @@ def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> N
     assert ("Strict-Transport-Security" in headers) == stack.prod
 
 
-# PostgreSQL's SSLRequest: a server answers with one byte, S or N. A plain TCP connect is
-# not proof: networks with a transparent proxy accept connections to any address.
-SSL_REQUEST = "\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f"
-PROBE = "exec 3<>/dev/tcp/{host}/5432 && printf '{request}' >&3 && timeout 3 head -c1 <&3"
-
-
 def postgres_answer(stack: Stack, service: str, host: str) -> str:
     """What a PostgreSQL probe from inside `service` gets back from host:5432 ("" if nothing)."""
     container = stack.client().compose.ps([service])[0]
-    if service == "app":  # no shell in the app image: the same probe in Python
-        script = (
-            f"import socket; s = socket.create_connection(({host!r}, 5432), 3); "
-            "s.sendall(bytes.fromhex('0000000804d2162f')); print(s.recv(1).decode())"
-        )
-        return str(stack.client().execute(container, ["python", "-c", script])).strip()
-    probe = PROBE.format(host=host, request=SSL_REQUEST)
-    command = ["bash", "-c", f'timeout 5 bash -c "{probe}" 2>/dev/null || true']
-    return str(stack.client().execute(container, command)).strip()
+    # No shell in the app image: the same probe in Python.
+    return postgres_reply_from(stack.client(), container, host, python=service == "app")
 
 
 def db_addresses(stack: Stack) -> list[str]:
@@ -129,21 +117,14 @@ def db_addresses(stack: Stack) -> list[str]:
 
 
 def test_database_answers_the_app_only(stack: Stack) -> None:
-    assert postgres_answer(stack, "app", "db") in {"S", "N"}  # the probe works
+    assert postgres_answer(stack, "app", "db") in POSTGRES_REPLIES  # the probe works
     for host in ["db", *db_addresses(stack)]:
-        assert postgres_answer(stack, "nginx", host) not in {"S", "N"}, host
+        assert postgres_answer(stack, "nginx", host) not in POSTGRES_REPLIES, host
 
 
 def test_database_is_unreachable_from_the_host(stack: Stack) -> None:
     for address in db_addresses(stack):
-        try:
-            with socket.create_connection((address, 5432), timeout=3) as connection:
-                connection.sendall(bytes.fromhex("0000000804d2162f"))
-                connection.settimeout(3)
-                answer = connection.recv(1)
-        except OSError:
-            answer = b""
-        assert answer not in {b"S", b"N"}, address
+        assert postgres_reply(address) not in POSTGRES_REPLIES, address
 
 
 def test_data_survives_down_and_up(stack: Stack) -> None:

@@ -18,6 +18,7 @@ from python_on_whales.exceptions import DockerException
 
 from ops import standins
 from ops.baseimages import load_lock, resolve_refs
+from ops.registry import delete_image
 
 LOCK = load_lock()
 HELLO = """\
@@ -82,7 +83,8 @@ def hello(request, docker: DockerClient, refs, registry: str, tmp_path_factory) 
         "import platform, sys\nprint(platform.machine(), sys.version.split()[0])\n"
     )
     build_args = {"PYTHON_IMAGE": refs["PYTHON_IMAGE"]} if request.param == "pinned" else {}
-    ref = f"{registry}/{unique('hello')}:{request.param}"
+    repository = unique("hello")
+    ref = f"{registry}/{repository}:{request.param}"
     docker.buildx.build(
         context,
         build_args=build_args,
@@ -95,6 +97,7 @@ def hello(request, docker: DockerClient, refs, registry: str, tmp_path_factory) 
     finally:
         if docker.image.exists(ref):
             docker.image.remove(ref, force=True)
+        delete_image(repository, request.param)  # its layers go at the next `registry.gc`
 
 
 @pytest.mark.parametrize(("platform", "machine"), [("amd64", "x86_64"), ("arm64", "aarch64")])
@@ -145,8 +148,10 @@ def test_python_base_has_pip_install_and_venv_like_the_official_image(
     assert lines[-1] == "/tmp/venv"
 
 
-@pytest.fixture
-def postgres(docker: DockerClient, seeded, tmp_path: Path) -> Iterator[Container]:
+@pytest.fixture(params=["as-root", "as-postgres"])
+def postgres(request, docker: DockerClient, seeded, tmp_path: Path) -> Iterator[Container]:
+    """Started as root (the entrypoint prepares PGDATA, then drops to postgres) and with
+    `--user postgres` from the start (no root at all, as compose.yaml runs it)."""
     secrets = tmp_path / "secrets"
     secrets.mkdir()
     (secrets / "db-password").write_text("s3cret-from-a-file\n")
@@ -167,6 +172,7 @@ def postgres(docker: DockerClient, seeded, tmp_path: Path) -> Iterator[Container
             "POSTGRES_PASSWORD_FILE": "/run/secrets/db-password",
         },
         volumes=[(secrets, "/run/secrets", "ro"), (init, "/docker-entrypoint-initdb.d", "ro")],
+        user="postgres" if request.param == "as-postgres" else None,
     )
     try:
         wait_for(lambda: _tcp_ready(docker, container), what="PostgreSQL on TCP")
@@ -208,6 +214,9 @@ def test_postgres_takes_its_password_from_a_file_and_runs_init_scripts(
     )
     with pytest.raises(DockerException):
         psql(docker, postgres, "wrong", "SELECT 1")
+    # Read from the file for initdb, and not handed on to the server's environment.
+    environ = docker.execute(postgres, ["cat", "/proc/1/environ"], user="postgres")
+    assert "s3cret-from-a-file" not in environ
 
 
 def test_postgres_runs_as_the_postgres_user_as_pid_1(docker: DockerClient, postgres) -> None:

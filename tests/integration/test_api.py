@@ -298,4 +298,4 @@ def test_token_page_shows_a_key_once_and_revokes_it(app, session, alice, bob) ->
     assert api.call("get", BOOKMARKS, BOOKMARKS).status_code == 200  # Bob cannot revoke it
     assert page.post(revoke, data={"csrf_token": CSRF}).status_code == 302
     assert api.call("get", BOOKMARKS, BOOKMARKS).status_code == 401
-    assert page.post(revoke).status_code == 400  # CSRF applies to the token page
+    assert page.post(revoke).status_code == 403  # CSRF applies to the token page

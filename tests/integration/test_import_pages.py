@@ -73,7 +73,7 @@ def test_import_needs_csrf_and_login(app, alice) -> None:
         data={"action": "import", "file": (io.BytesIO(b""), "x.html")},
         content_type="multipart/form-data",
     )
-    assert response.status_code == 400
+    assert response.status_code == 403
 
 
 def test_a_file_over_the_limit_is_refused_with_413(app, alice) -> None:

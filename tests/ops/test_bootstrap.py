@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from ops.bootstrap import (
+    CHAPTER_PACKAGES,
     ENGINE_PACKAGES,
     HOST_PACKAGES,
     Action,
@@ -26,8 +27,9 @@ RUNNING = EngineFacts(
 BARE_BOOKWORM = HostFacts(os_id="debian", os_codename="bookworm", is_root=True)
 READY = replace(
     BARE_BOOKWORM,
-    installed=frozenset(ENGINE_PACKAGES + HOST_PACKAGES),
+    installed=frozenset(ENGINE_PACKAGES + HOST_PACKAGES + CHAPTER_PACKAGES),
     trixie_source=True,
+    containers_conf=True,
     dockerd_installed=True,
     daemon_json_snapshotter=True,
     binfmt_arm64=True,
@@ -52,10 +54,21 @@ def test_bare_bookworm_gets_everything_in_order() -> None:
         Action.START_DOCKERD,
         Action.ENABLE_BINFMT,
         Action.START_REGISTRY,
+        Action.INSTALL_CHAPTER_TOOLS,
+        Action.WRITE_CONTAINERS_CONF,
     ]
     engine_step = plan(BARE_BOOKWORM).steps[1]
     assert engine_step.packages == ENGINE_PACKAGES
     assert plan(BARE_BOOKWORM).missing == ()
+
+
+def test_podman_comes_from_the_host_suite_with_its_ulimits() -> None:
+    without = replace(READY, installed=READY.installed - {"podman"}, containers_conf=False)
+    step = next(s for s in plan(without).steps if s.action is Action.INSTALL_CHAPTER_TOOLS)
+    assert step.packages == ("podman",)
+    assert actions(without) == [Action.INSTALL_CHAPTER_TOOLS, Action.WRITE_CONTAINERS_CONF]
+    # Optional: a host setup cannot install it on is not told it is missing.
+    assert "podman" not in {m.what for m in plan(replace(without, is_root=False)).missing}
 
 
 def test_trixie_installs_natively_without_an_extra_source() -> None:

@@ -207,3 +207,30 @@ def test_the_root_chapter_is_the_repository_itself(repo: Path) -> None:
     course.write_text(COURSE.replace('slug = "one"', 'slug = "one"\nroot = true'))
     with pytest.raises(ChapterError, match="only the last chapter can be the repository root"):
         chapters.load_course(repo)
+
+
+def test_restore_takes_the_root_file_back_from_earlier_overlays(repo: Path) -> None:
+    course = repo / "chapters/chapters.toml"
+    course.write_text(COURSE.replace("built = false", ""))
+    write(
+        repo,
+        {
+            "chapters/01-one/files/deploy/nginx.conf": "chapter one's nginx\n",
+            "chapters/03-three/README.md": "chapter three\n",
+            "chapters/03-three/stage.toml": (
+                'name = "03-three"\nnumber = 3\ntitle = "Three"\nkind = "host"\n'
+                'restore = ["Dockerfile", "deploy"]\n'
+            ),
+        },
+    )
+    three = chapters.materialise(repo, chapters.find(repo, 3))
+    assert (three / "Dockerfile").read_text() == "FROM final\n"  # not chapter two's
+    assert (three / "deploy/nginx.conf").read_text() == "final nginx\n"  # not chapter one's
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "restore")
+    *_, (_, tagged) = chapters.stage_commits(repo)
+    assert git(repo, "show", f"{tagged}:Dockerfile") == "FROM final\n"
+    manifest = repo / "chapters/03-three/stage.toml"
+    manifest.write_text(manifest.read_text().replace('"deploy"', '"nowhere"'))
+    with pytest.raises(ChapterError, match="restore lists nowhere, which the repository root"):
+        chapters.materialise(repo, chapters.find(repo, 3))

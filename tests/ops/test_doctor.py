@@ -23,6 +23,7 @@ TOOLS = {
     "trivy": None,
     "grype": None,
     "mmdebstrap": "1.3.5",
+    "podman": "4.3.1",
 }
 BASES = {"debian:trixie-slim": True}
 

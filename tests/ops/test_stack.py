@@ -41,8 +41,8 @@ def test_layers_dev_or_prod(tmp_path):
         "compose.yaml",
         "compose.prod.yaml",
     ]
-    trap = stack.Stack(tmp_path, layers=("compose.trap.yaml",))
-    assert [p.name for p in trap.compose_files] == ["compose.yaml", "compose.trap.yaml"]
+    chapter = stack.Stack(tmp_path, layers=("compose.security.yaml",))
+    assert [p.name for p in chapter.compose_files] == ["compose.yaml", "compose.security.yaml"]
     assert [p.name for p in stack.Stack(tmp_path, layers=()).compose_files] == ["compose.yaml"]
 
 

@@ -13,6 +13,7 @@ from ops.standins import (
     labels,
     mmdebstrap_argv,
     package_versions,
+    recipe,
     versions_from_labels,
 )
 
@@ -52,6 +53,20 @@ def test_cache_key_follows_packages_arch_mirror_and_hooks(tmp_path, monkeypatch)
     before = cache_key(python, "amd64", MIRROR)
     (hooks / "setup10-x").write_text("echo two\n")
     assert cache_key(python, "amd64", MIRROR) != before
+
+
+def test_recipe_changes_with_the_stand_ins_files_and_packages(tmp_path, monkeypatch) -> None:
+    postgres = LOCK["postgres"]
+    folder = tmp_path / "postgres"
+    (folder / "hooks").mkdir(parents=True)
+    (folder / "Dockerfile").write_text("FROM scratch\n")
+    monkeypatch.setattr(standins, "STANDINS", tmp_path)
+    before = recipe(postgres)
+    assert before == recipe(postgres)
+    assert before != recipe(replace(postgres, packages=("postgresql-17", "less")))
+    (folder / "docker-entrypoint.sh").write_text("#!/bin/sh\n")
+    assert recipe(postgres) != before
+    assert labels(postgres, {})["io.driftwood.standin.recipe"] == recipe(postgres)
 
 
 def tarball_with_status(tmp_path: Path, status: str) -> Path:

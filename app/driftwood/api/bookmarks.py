@@ -6,7 +6,7 @@ works on the token owner's bookmarks only. The document is `openapi.yaml`.
 """
 
 from flask import Response, current_app, g, jsonify, request
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 from driftwood import library, netscape
 from driftwood.api.common import DEFAULT_LIMIT, date_arg, envelope, int_arg, token_api
@@ -44,8 +44,8 @@ def list_bookmarks() -> Response:
     ):
         if since := date_arg(name):
             scope = scope & (column > since)
-    page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset)
-    count = library.count_bookmarks(session, scope, query)
+    page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset, notes=True)
+    count = library.count_bookmarks(session, scope, query, notes=True)
     return envelope(count, limit, offset, [bookmark_json(b) for b in page.bookmarks])
 
 
@@ -71,12 +71,12 @@ def create_bookmark() -> tuple[Response, int]:
     return jsonify(bookmark_json(bookmark)), 201
 
 
-@bp.get("/bookmarks/<int:bookmark_id>/")
+@bp.get("/bookmarks/<id:bookmark_id>/")
 def get_bookmark(bookmark_id: int) -> Response:
     return jsonify(bookmark_json(_own_bookmark(bookmark_id)))
 
 
-@bp.route("/bookmarks/<int:bookmark_id>/", methods=("PUT", "PATCH"))
+@bp.route("/bookmarks/<id:bookmark_id>/", methods=("PUT", "PATCH"))
 def update_bookmark(bookmark_id: int) -> Response:
     session = get_session()
     bookmark = _own_bookmark(bookmark_id)
@@ -91,7 +91,7 @@ def update_bookmark(bookmark_id: int) -> Response:
     return jsonify(bookmark_json(bookmark))
 
 
-@bp.delete("/bookmarks/<int:bookmark_id>/")
+@bp.delete("/bookmarks/<id:bookmark_id>/")
 def delete_bookmark(bookmark_id: int) -> tuple[str, int]:
     session = get_session()
     library.delete_bookmark(session, _own_bookmark(bookmark_id))
@@ -123,7 +123,13 @@ def check() -> Response:
 def import_file() -> Response:
     request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
     upload = request.files.get("file")
-    data = upload.read() if upload is not None else request.get_data()
+    # A file part, the field as text (`curl -F "file=<bookmarks.html"`), or the whole body.
+    data = upload.read() if upload is not None else request.form.get("file", "").encode()
+    data = data or request.get_data()
+    if len(data) >= request.max_content_length:
+        # A chunked body (no Content-Length) is cut off at the limit without an error:
+        # importing the part that fits would look like success.
+        raise RequestEntityTooLarge()
     if not data:
         raise InvalidInput({"file": ["Send a bookmark file (multipart field `file`)."]})
     dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")

@@ -33,7 +33,18 @@ def authenticate() -> tuple[Response, int] | None:
 
 def json_error(error: HTTPException) -> tuple[Response, int]:
     detail = too_large_message() if isinstance(error, RequestEntityTooLarge) else error.description
-    return jsonify(detail=detail), error.code or 500
+    response = jsonify(detail=detail)
+    # The error's own headers (Allow on a 405) matter to clients; its HTML type does not.
+    response.headers.extend(
+        (name, value) for name, value in error.get_headers() if name.lower() != "content-type"
+    )
+    return response, error.code or 500
+
+
+def errors_under_api(error: HTTPException) -> HTTPException | tuple[Response, int]:
+    """An error no API blueprint answered (an unknown URL or method under /api/) is JSON
+    too, so clients can read it; elsewhere it stays the standard error page."""
+    return json_error(error) if request.path.startswith("/api/") else error
 
 
 def invalid_input(error: InvalidInput) -> tuple[Response, int]:
@@ -45,6 +56,9 @@ def token_api(name: str) -> Blueprint:
     bp = Blueprint(name, __name__, url_prefix="/api")
     bp.before_request(authenticate)
     bp.register_error_handler(HTTPException, json_error)
+    # Also by its code: the app's own page for a 413 would otherwise win (Flask prefers an
+    # app handler for the code over a blueprint handler for the class).
+    bp.register_error_handler(RequestEntityTooLarge, json_error)
     bp.register_error_handler(InvalidInput, invalid_input)
     return bp
 

@@ -48,7 +48,7 @@ def list_tags() -> Response:
     return envelope(count, limit, offset, [_tag_json(tag, first) for tag, first in rows])
 
 
-@bp.get("/tags/<int:tag_id>/")
+@bp.get("/tags/<id:tag_id>/")
 def get_tag(tag_id: int) -> Response:
     row = get_session().execute(_tags_statement(g.user).where(Tag.id == tag_id)).first()
     if row is None:

@@ -75,7 +75,7 @@ def index() -> str:
     return render_template("api/tokens.html", tokens=user_tokens(session, g.user), new_key=new_key)
 
 
-@bp.post("/settings/api-tokens/<int:token_id>/revoke")
+@bp.post("/settings/api-tokens/<id:token_id>/revoke")
 @login_required
 def revoke(token_id: int) -> Response:
     session = get_session()

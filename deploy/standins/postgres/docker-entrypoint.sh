@@ -95,6 +95,9 @@ initialize() {
 
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
     initialize
+    # A password read from POSTGRES_PASSWORD_FILE must not follow the server into its
+    # environment (/proc/1/environ): it is in the database now.
+    unset POSTGRES_PASSWORD
 fi
 
 exec "$@"

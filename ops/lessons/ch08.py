@@ -92,7 +92,7 @@ def cold_starts_healthy(ctx: LessonContext) -> Result:
         f"{healthy}/{len(starts)} cold starts healthy; {_timing(starts)}"
         + (f"; first failure: {failures[0]}" if failures else ""),
         healthy_starts=healthy,
-        cold_start_median_s=statistics.median(s.seconds for s in starts),
+        cold_start_median_s=round(statistics.median(s.seconds for s in starts), 1),
         cold_start_max_s=max(s.seconds for s in starts),
     )
 
@@ -117,7 +117,7 @@ def trap_fails(ctx: LessonContext) -> Result:
         f"{len(failures)}/{len(starts)} cold starts failed; {_timing(starts)}"
         + (f"; first failure: {failures[0]}" if failures else ""),
         trap_failures=len(failures),
-        trap_start_median_s=statistics.median(s.seconds for s in starts),
+        trap_start_median_s=round(statistics.median(s.seconds for s in starts), 1),
     )
 
 

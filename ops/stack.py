@@ -148,10 +148,11 @@ def unhealthy(containers: list[Container]) -> list[str]:
     return problems
 
 
-def up(stack: Stack, *, build: bool = True) -> None:
-    """Build, start, and wait until every service is healthy (or its job has finished)."""
+def up(stack: Stack, *, build: bool = True, services: list[str] | None = None) -> None:
+    """Build, start, and wait until every service (or `services` and what they depend on)
+    is healthy, or its job has finished."""
     compose = stack.client().compose
-    compose.up(detach=True, build=build, wait=True, wait_timeout=WAIT_TIMEOUT, quiet=True)
+    compose.up(services, detach=True, build=build, wait=True, wait_timeout=WAIT_TIMEOUT, quiet=True)
     problems = unhealthy(compose.ps(all=True))
     if problems:
         raise StackError("; ".join(problems) + ": see `invoke logs`")
@@ -173,8 +174,10 @@ def first_user_instructions(stack: Stack) -> str:
     return "\n".join(lines)
 
 
-def down(stack: Stack, *, volumes: bool = False) -> None:
-    stack.client().compose.down(volumes=volumes, remove_orphans=True)
+def down(stack: Stack, *, volumes: bool = False, timeout: int | None = None) -> None:
+    """Remove the stack's containers and networks (and volumes); `timeout` seconds for each
+    container to stop before it is killed (default: its own stop_grace_period)."""
+    stack.client().compose.down(volumes=volumes, remove_orphans=True, timeout=timeout)
 
 
 def status(stack: Stack) -> list[tuple[str, str, str]]:

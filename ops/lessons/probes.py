@@ -142,14 +142,18 @@ def wait_postgres(docker: DockerClient, name: str, timeout: float = 90.0) -> Non
     def ready() -> bool:
         state = docker.container.inspect(name).state
         if not state.running:
-            # Streamed: the plain call returns stdout only, and errors go to stderr.
-            lines = [line.decode(errors="replace") for _, line in docker.container.logs(
-                name, tail=5, stream=True)]  # fmt: skip
-            tail = "".join(lines).rstrip()
+            tail = log_tail(docker, name, 5)
             raise RuntimeError(f"{name} exited ({state.exit_code}) while starting:\n{tail}")
         return postgres_ready(docker, name)
 
     wait_for(f"{name} accepting connections", ready, timeout)
+
+
+def log_tail(docker: DockerClient, name: str, lines: int) -> str:
+    """The last `lines` lines `name` logged, stdout and stderr together."""
+    # Streamed: the plain call returns stdout only, and errors go to stderr.
+    stream = docker.container.logs(name, tail=lines, stream=True)
+    return "".join(line.decode(errors="replace") for _, line in stream).rstrip()
 
 
 def postgres_ready(docker: DockerClient, name: str) -> bool:

@@ -43,6 +43,7 @@ def test_layers_dev_or_prod(tmp_path):
     ]
     chapter = stack.Stack(tmp_path, layers=("compose.security.yaml",))
     assert [p.name for p in chapter.compose_files] == ["compose.yaml", "compose.security.yaml"]
+    assert [p.name for p in stack.Stack(tmp_path, layers=()).compose_files] == ["compose.yaml"]
 
 
 def test_env_files_user_settings_win_over_generated(tmp_path):

@@ -1,0 +1,143 @@
+"""Chapter 08's stage (and the compose stages after it): the stack declared in the stage's
+compose files, run with `docker compose` through ops.stack under the project
+`driftwood-stage-NN`.
+
+What `docker compose` reads, in the stage's folder: compose.yaml, then compose.override.yaml
+(development); for interpolation, the generated variables (pinned base images, version
+stamps, the CA bundle for builds: .cache/<project>.env) and then the stage's .env, made on
+first run from .env.example with its two secrets filled in.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_on_whales.exceptions import DockerException
+
+from ops import stack
+from ops.lessons import LessonContext
+from ops.lessons.probes import generated_secret, http_status, log_tail, wait_for
+
+TRAP_FILE = "compose.trap.yaml"
+SETTINGS = ".env"
+EXAMPLE = ".env.example"
+# The .env variables that hold secrets, and the stage-state file each one is kept in.
+SECRETS = {"POSTGRES_PASSWORD": "db-password", "DRIFTWOOD_SECRET_KEY": "secret-key"}
+
+
+def fill_secrets(example: str, values: dict[str, str]) -> str:
+    """.env.example's text with each `NAME=` line whose NAME is in `values` filled in."""
+    lines = []
+    for line in example.splitlines():
+        name, equals, value = line.partition("=")
+        if equals and not value and name in values:
+            line = f"{name}={values[name]}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def ensure_settings(root: Path) -> Path:
+    """The stage's .env: made once from .env.example, secrets generated; kept afterwards
+    (the database in the volume was initialised with that password)."""
+    settings = root / SETTINGS
+    if not settings.exists():
+        values = {name: generated_secret(root, kept) for name, kept in SECRETS.items()}
+        settings.write_text(fill_secrets((root / EXAMPLE).read_text(), values))
+        settings.chmod(0o600)
+    return settings
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """One `down --volumes` then `up --wait`: how long the up took, and why it failed."""
+
+    seconds: float
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class ComposeStage:
+    number: int
+    port: int
+
+    @property
+    def project(self) -> str:
+        return f"driftwood-stage-{self.number:02d}"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stack(self, root: Path) -> stack.Stack:
+        """The stage as `docker compose up` in its folder runs it (with the dev override)."""
+        return stack.Stack(root, project=self.project, layers=(stack.DEV_FILE,))
+
+    def trap(self, root: Path) -> stack.Stack:
+        """The startup-order trap: compose.trap.yaml over compose.yaml, its own project."""
+        return stack.Stack(root, project=f"{self.project}-trap", layers=(TRAP_FILE,))
+
+    def prepare(self, ctx: LessonContext, run: stack.Stack) -> None:
+        ensure_settings(ctx.root)
+        stack.write_env_file(run.generated_env, stack.stack_variables(ctx.docker, ctx.root))
+
+    def up(self, ctx: LessonContext) -> str:
+        run = self.stack(ctx.root)
+        self.prepare(ctx, run)
+        # As `docker compose up` does: the image is built when it is missing. The code is
+        # mounted (compose.override.yaml); `docker compose build` after a Dockerfile change.
+        stack.up(run, build=False)
+        wait_for("the app answering through nginx", lambda: http_status(self.url + "readyz") == 200)
+        return f"the stack {self.project}: {self.url} (`docker compose ps` in {ctx.root})"
+
+    def down(self, ctx: LessonContext) -> str:
+        if not (ctx.root / SETTINGS).exists():  # compose cannot even read the files without it
+            return f"nothing to remove: {self.project} was never started from {ctx.root}"
+        stack.down(self.trap(ctx.root), volumes=True)  # the trap's data is throwaway
+        stack.down(self.stack(ctx.root))
+        return f"removed {self.project}'s containers and networks (its volume stays)"
+
+
+def cold_start(run: stack.Stack, services: list[str] | None = None) -> ColdStart:
+    """Wipe the stack with its volumes, then time `up --wait` (no build) until it returns;
+    a failure says what compose reported and what the failed container logged last."""
+    # The data goes anyway, so no clean shutdown to wait for: a database stopped while it
+    # initialised (the trap) sat out the whole 10 s default here.
+    stack.down(run, volumes=True, timeout=1)
+    started = time.monotonic()
+    try:
+        stack.up(run, build=False, services=services)
+    except (DockerException, stack.StackError) as exc:
+        seconds = round(time.monotonic() - started, 1)
+        return ColdStart(seconds, f"{_last_line(exc)} ({failed_container_log(run)})")
+    return ColdStart(round(time.monotonic() - started, 1))
+
+
+def _last_line(exc: Exception) -> str:
+    text = (exc.stderr or "") if isinstance(exc, DockerException) else str(exc)
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else f"{type(exc).__name__}"
+
+
+def failed_container_log(run: stack.Stack) -> str:
+    """`NAME exited N: last log line` for the container that failed: the first that exited
+    non-zero, else the first not in its finished state (unhealthy, never started)."""
+    client = run.client()
+    containers = client.compose.ps(all=True)
+    failed = [c for c in containers if c.state.status == "exited" and c.state.exit_code]
+    failed += [c for c in containers if stack.unhealthy([c])]
+    if not failed:
+        return "every container is in its finished state"
+    container, state = failed[0], failed[0].state
+    status = state.health.status if state.health and state.status == "running" else state.status
+    logged = cause(log_tail(client, container.name, 20))
+    return f"{container.name} {status} {state.exit_code}: {logged}"
+
+
+def cause(log: str) -> str:
+    """The line of a log that names the error (a Python traceback's exception line), or
+    its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error:" in line]
+    return (errors or lines or ["(nothing logged)"])[-1]

@@ -1,0 +1,105 @@
+"""Chapter 08's compose stage without an engine: its .env, its files' startup order and
+trap, and how a failed container's log is read."""
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ops.baseimages import load_lock
+from ops.lessons import composestage
+
+FILES = Path(__file__).resolve().parents[2] / "chapters" / "08-compose" / "files"
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """Compose's merge tags (`!override`, `!reset`) read as the value they carry."""
+
+
+ComposeLoader.add_constructor("!override", ComposeLoader.construct_mapping)
+
+
+def load(name: str) -> dict[str, Any]:
+    return yaml.load((FILES / name).read_text(), Loader=ComposeLoader)  # noqa: S506 (safe)
+
+
+@pytest.fixture(scope="module")
+def base() -> dict[str, Any]:
+    return load("compose.yaml")
+
+
+def test_fill_secrets_fills_only_empty_secret_lines() -> None:
+    example = "# POSTGRES_PASSWORD= in a comment\nPORT=8008\nPOSTGRES_PASSWORD=\nOTHER=\n"
+    filled = composestage.fill_secrets(example, {"POSTGRES_PASSWORD": "s3cret", "PORT": "1"})
+    assert filled.splitlines() == [
+        "# POSTGRES_PASSWORD= in a comment",
+        "PORT=8008",
+        "POSTGRES_PASSWORD=s3cret",
+        "OTHER=",
+    ]
+
+
+def test_settings_are_made_once_private_and_kept(tmp_path: Path) -> None:
+    (tmp_path / ".env.example").write_text((FILES / ".env.example").read_text())
+    settings = composestage.ensure_settings(tmp_path)
+    values = dict(line.split("=", 1) for line in settings.read_text().splitlines() if "=" in line)
+    assert all(len(values[name]) >= 32 for name in composestage.SECRETS)
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+    first = settings.read_text()
+    assert composestage.ensure_settings(tmp_path).read_text() == first
+
+
+def test_env_example_declares_every_secret_empty() -> None:
+    lines = (FILES / ".env.example").read_text().splitlines()
+    assert all(f"{name}=" in lines for name in composestage.SECRETS)
+
+
+def test_every_dependency_waits_for_a_state_not_a_start(base) -> None:
+    conditions = {
+        (name, dependency): spec["condition"]
+        for name, service in base["services"].items()
+        for dependency, spec in service.get("depends_on", {}).items()
+    }
+    assert conditions == {
+        ("nginx", "app"): "service_healthy",
+        ("app", "migrate"): "service_completed_successfully",
+        ("migrate", "db"): "service_healthy",
+        ("psql", "db"): "service_healthy",
+    }
+
+
+def test_the_trap_only_drops_the_jobs_health_condition() -> None:
+    trap = load("compose.trap.yaml")
+    assert trap == {
+        "services": {"migrate": {"depends_on": {"db": {"condition": "service_started"}}}}
+    }
+    assert "!override" in (FILES / "compose.trap.yaml").read_text()
+
+
+def test_only_nginx_publishes_and_the_tool_is_behind_a_profile(base) -> None:
+    published = {name for name, service in base["services"].items() if service.get("ports")}
+    assert published == {"nginx"}
+    assert base["services"]["psql"]["profiles"] == ["tools"]
+    assert all("profiles" not in s for n, s in base["services"].items() if n != "psql")
+
+
+def test_base_image_defaults_follow_the_lock(base) -> None:
+    for service, name in (("db", "postgres"), ("nginx", "nginx")):
+        image = load_lock()[name]
+        pinned = f"{image.ref}@{image.digest}" if image.digest else image.ref
+        assert base["services"][service]["image"] == f"${{{image.variable}:-{pinned}}}"
+
+
+def test_cause_is_the_exception_line_of_a_traceback() -> None:
+    log = (
+        "Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in connect\n'
+        "sqlalchemy.exc.OperationalError: (psycopg.OperationalError) Connection refused\n"
+        "\tIs the server running on that host?\n"
+        "(Background on this error at: https://sqlalche.me/e/21/e3q8)\n"
+    )
+    assert composestage.cause(log).endswith("Connection refused")
+    assert composestage.cause("starting\nstopped\n") == "stopped"
+    assert composestage.cause("") == "(nothing logged)"

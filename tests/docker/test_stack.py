@@ -97,6 +97,31 @@ def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> N
     assert ("Strict-Transport-Security" in headers) == stack.prod
 
 
+def _get(address: str) -> str:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(address, context=context, timeout=10) as response:  # noqa: S310
+        return response.read().decode()
+
+
+def _logins_counted(stack: Stack) -> float:
+    lines = _get(url(stack) + "metrics").splitlines()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in lines
+        if line.startswith("driftwood_http_requests_total{") and 'endpoint="auth.login"' in line
+    )
+
+
+def test_metrics_count_every_request_whichever_worker_answers(stack: Stack) -> None:
+    # Production runs several gunicorn workers: without the shared multiprocess directory
+    # each scrape would show only the counts of the worker that answers it.
+    before = _logins_counted(stack)
+    for _ in range(30):
+        _get(url(stack) + "login")
+    assert _logins_counted(stack) - before == 30
+
+
 def test_database_answers_the_app_only(stack: Stack) -> None:
     assert postgres_answer(stack, "app", "db") in POSTGRES_REPLIES  # the probe works
     for host in ["db", *db_addresses(stack)]:

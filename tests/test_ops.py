@@ -91,3 +91,27 @@ def test_a_crash_is_answered_with_500_and_logged_as_json_with_its_request_id(app
     [access] = [line for line in lines if line.get("path") == "/crash"]
     assert error["request_id"] == access["request_id"] == "crash-1"
     assert access["status"] == 500
+
+
+def _raising(app, name: str, error: Exception) -> None:
+    def view():
+        raise error
+
+    app.add_url_rule(f"/boom/{name}", name, view)
+
+
+def test_a_lost_connection_of_any_driver_class_is_a_503_and_a_bug_is_a_500(app):
+    from sqlalchemy.exc import DatabaseError, ProgrammingError
+
+    # A server killed mid-query can surface as another class than OperationalError;
+    # SQLAlchemy marks it connection_invalidated.
+    _raising(
+        app, "lost", DatabaseError("SELECT 1", {}, Exception("EOF"), connection_invalidated=True)
+    )
+    _raising(app, "bug", ProgrammingError("SELEC 1", {}, Exception("syntax error")))
+    app.testing = False  # a 500 as a user gets it, not the exception re-raised into the test
+    client = app.test_client()
+    lost = client.get("/boom/lost")
+    assert lost.status_code == 503
+    assert lost.headers["Retry-After"] == "5"
+    assert client.get("/boom/bug").status_code == 500

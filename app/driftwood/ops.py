@@ -40,7 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
 
 from driftwood.db import get_db
@@ -166,14 +166,17 @@ def readyz() -> tuple[Response, int]:
     return jsonify(status="ok", database="ok"), 200
 
 
-@bp.app_errorhandler(OperationalError)
-@bp.app_errorhandler(InterfaceError)  # a connection the database closed while it was in use
-def database_unavailable(
-    error: OperationalError | InterfaceError,
-) -> tuple[str | Response, int, dict[str, str]]:
+@bp.app_errorhandler(DBAPIError)
+def database_unavailable(error: DBAPIError) -> tuple[str | Response, int, dict[str, str]]:
     """The database is down or restarting: a temporary state, so 503 with Retry-After and a
     page that says so, not a 500 that reads like a bug. The pool's pre-ping replaces the dead
-    connections once it is back: no restart needed."""
+    connections once it is back: no restart needed.
+
+    Operational and interface errors are that state; so is any other driver error that
+    SQLAlchemy recognised as a lost connection (it marks it `connection_invalidated`: a
+    server killed mid-query can surface as another class). Anything else is a bug: a 500."""
+    if not (isinstance(error, OperationalError | InterfaceError) or error.connection_invalidated):
+        raise error
     logging.getLogger("driftwood").warning("database unavailable: %s", error.orig)
     retry = {"Retry-After": "5"}
     if request.path.startswith("/api/"):

@@ -115,3 +115,20 @@ def test_a_lost_connection_of_any_driver_class_is_a_503_and_a_bug_is_a_500(app):
     assert lost.status_code == 503
     assert lost.headers["Retry-After"] == "5"
     assert client.get("/boom/bug").status_code == 500
+
+
+def test_a_session_that_cannot_close_on_a_dead_connection_does_not_fail_the_request(app):
+    from flask import g
+    from sqlalchemy.exc import OperationalError
+
+    class DeadSession:
+        def close(self) -> None:
+            raise OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
+
+    def view():
+        g.db_session = DeadSession()
+        return "answered"
+
+    app.add_url_rule("/dead-session", "dead_session", view)
+    response = app.test_client().get("/dead-session")
+    assert (response.status_code, response.text) == (200, "answered")

@@ -5,6 +5,7 @@ from `get_session()`; it lives on `g` and is closed when the app context ends. V
 write call `session.commit()` themselves; anything not committed is rolled back on close.
 """
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import URL, Connection, Engine, create_engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
@@ -78,8 +80,15 @@ def get_session() -> Session:
 
 def close_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except DBAPIError as error:
+        # The connection died with the database mid-request (the response, a 503, is already
+        # made): closing rolls back on a dead socket. Raised here, after Flask's error
+        # handling, it would turn into the WSGI server's bare 500.
+        logging.getLogger("driftwood").warning("closing a dead database session: %s", error)
 
 
 def upgrade_schema(connection: Connection, revision: str = "head") -> None:

@@ -40,6 +40,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
 
@@ -133,6 +134,10 @@ def _finish(response: Response) -> Response:
     metrics["latency"].labels(endpoint, request.method).observe(elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     user = g.get("user")
+    # The identity the session recorded, not `user.id`: after a database error mid-request
+    # the session rolled back and expired the user, and reading an attribute would go back
+    # to the dead database from inside the response (a 500 instead of the 503 just made).
+    identity = sa_inspect(user).identity if user is not None else None
     fields = {
         "request_id": g.get("request_id"),
         "method": request.method,
@@ -141,7 +146,7 @@ def _finish(response: Response) -> Response:
         "status": response.status_code,
         "duration_ms": round(elapsed * 1000, 2),
         "remote_addr": request.remote_addr,
-        "user_id": user.id if user is not None else None,
+        "user_id": identity[0] if identity else None,
     }
     log.info(
         "%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields}

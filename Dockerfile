@@ -136,10 +136,13 @@ FROM ${NGINX_IMAGE} AS web
 # static files of exactly the app version it fronts.
 COPY --link --from=app-build /staging/opt/venv/lib/python3.13/site-packages/driftwood/static \
     /usr/share/nginx/driftwood/static
-# Plain config files, no templates: nothing is rendered at start, so the root filesystem can
-# stay read-only. nginx.conf serves HTTP; compose.prod.yaml starts nginx-tls.conf instead.
+# Plain config files: nginx.conf serves HTTP; compose.prod.yaml starts nginx-tls.conf instead.
 COPY --link deploy/nginx/nginx.conf deploy/nginx/nginx-tls.conf /etc/nginx/
 COPY --link deploy/nginx/driftwood/ /etc/nginx/driftwood/
+# One template, for what only the run knows (the published HTTPS port): the image's
+# entrypoint renders it into /tmp, so the root filesystem can stay read-only.
+COPY --link deploy/nginx/templates/ /etc/nginx/templates/
+ENV NGINX_ENVSUBST_OUTPUT_DIR=/tmp DRIFTWOOD_HTTPS_PORT=443
 COPY --link deploy/nginx/errors/ /usr/share/nginx/driftwood/errors/
 COPY --link deploy/nginx/healthcheck.sh /usr/local/bin/healthcheck
 # The image's sample site would listen on port 80 beside ours.

@@ -1,14 +1,25 @@
-"""Helpers for the tests that bring up the compose stack: SQL through the `psql` tool
-service, and PostgreSQL probes from inside its containers (ops/lessons/probes.py)."""
+"""Helpers for the tests that bring up the compose stack: free ports, pages through nginx,
+SQL through the `psql` tool service, and PostgreSQL probes from inside its containers
+(ops/lessons/probes.py)."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
+import urllib.request
 
 from python_on_whales.exceptions import DockerException
 
 from ops.lessons.probes import postgres_reply_from
 from ops.stack import Stack
+
+# Settings the app refuses to start without, for an image run on its own: the database is
+# never reached.
+APP_ENV = {
+    "DRIFTWOOD_SECRET_KEY": "t" * 64,
+    "DRIFTWOOD_DATABASE_URL": "postgresql+psycopg://driftwood@db.invalid:5432/driftwood",
+}
 
 
 def psql(stack: Stack, sql: str, attempts: int = 3) -> str:
@@ -43,3 +54,17 @@ def postgres_answer(stack: Stack, service: str, host: str) -> str:
 def db_addresses(stack: Stack) -> list[str]:
     db = stack.client().compose.ps(["db"])[0]
     return [settings.ip_address for settings in db.network_settings.networks.values()]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get_text(address: str) -> str:
+    """A page's text; the production layering's certificate is self-signed, so unchecked."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with urllib.request.urlopen(address, context=context, timeout=10) as response:  # noqa: S310
+        return response.read().decode()

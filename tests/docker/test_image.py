@@ -20,15 +20,11 @@ from ops.build import build_args
 from ops.ca import host_ca_bundle
 from ops.version import source_version
 from tests.conftest import require
+from tests.docker.stacks import APP_ENV
 
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
-# Settings the app refuses to start without; the database is never reached by these tests.
-APP_ENV = {
-    "DRIFTWOOD_SECRET_KEY": "t" * 64,
-    "DRIFTWOOD_DATABASE_URL": "postgresql+psycopg://driftwood@db.invalid:5432/driftwood",
-}
 HARDENED = {
     "read_only": True,
     "cap_drop": ["ALL"],

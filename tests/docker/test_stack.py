@@ -6,8 +6,8 @@ volumes at the end.
 
 from __future__ import annotations
 
-import socket
 import ssl
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -21,18 +21,12 @@ from ops import backup
 from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply
 from ops.stack import Stack, down, prepare, up, url
 from tests.conftest import require
-from tests.docker.stacks import db_addresses, postgres_answer, psql
+from tests.docker.stacks import db_addresses, free_port, get_text, postgres_answer, psql
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -97,15 +91,15 @@ def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> N
     assert ("Strict-Transport-Security" in headers) == stack.prod
 
 
-def _get(address: str) -> str:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with urllib.request.urlopen(address, context=context, timeout=10) as response:  # noqa: S310
-        return response.read().decode()
+# What a Prometheus server on the frontend network would scrape: the app's own port.
+SCRAPE = (
+    "import urllib.request as r; print(r.urlopen('http://127.0.0.1:8000/metrics').read().decode())"
+)
 
 
 def _logins_counted(stack: Stack) -> float:
-    lines = _get(url(stack) + "metrics").splitlines()
+    scraped = stack.client().compose.execute("app", ["python", "-c", SCRAPE], tty=False)
+    lines = str(scraped).splitlines()
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in lines
@@ -118,8 +112,34 @@ def test_metrics_count_every_request_whichever_worker_answers(stack: Stack) -> N
     # each scrape would show only the counts of the worker that answers it.
     before = _logins_counted(stack)
     for _ in range(30):
-        _get(url(stack) + "login")
+        get_text(url(stack) + "login")
     assert _logins_counted(stack) - before == 30
+
+
+def test_metrics_are_not_served_through_nginx(stack: Stack) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get_text(url(stack) + "metrics")
+    refused.value.close()  # the error holds the response open
+    assert refused.value.code == 404
+
+
+def test_plain_http_redirects_to_the_published_https_port(stack: Stack) -> None:
+    if not stack.prod:
+        pytest.skip("the development layering serves plain HTTP")
+    ports = dict(stack.overrides)
+
+    class NoFollow(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoFollow)
+    with pytest.raises(urllib.error.HTTPError) as redirected:
+        opener.open(f"http://127.0.0.1:{ports['DRIFTWOOD_HTTP_PORT']}/login?next=%2F", timeout=10)
+    redirected.value.close()  # the error holds the response open
+    assert redirected.value.code == 308
+    assert redirected.value.headers["Location"] == (
+        f"https://127.0.0.1:{ports['DRIFTWOOD_HTTPS_PORT']}/login?next=%2F"
+    )
 
 
 def test_database_answers_the_app_only(stack: Stack) -> None:

@@ -88,6 +88,7 @@ def scan_image(
             stage.dockerfile.read_text(),
             stage.size_budget_mb,
             dockerfile_name,
+            stage.target,
         )
         results.append(_layer_secrets(material, Path(tmp), project_root / SECRETS_CACHE))
         efficiency, dive_figures = tools.run_dive(material.archive, Path(tmp))

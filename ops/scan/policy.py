@@ -151,30 +151,56 @@ def no_world_writable(files: list[FileEntry]) -> CheckResult:
     return result("policy.no_world_writable", findings, "none outside tmp")
 
 
-def base_refs(dockerfile: str) -> list[tuple[int, str]]:
-    """Each external base image as written after resolving ARG defaults: (line, ref).
+def base_refs(dockerfile: str, target: str | None = None) -> list[tuple[int, str]]:
+    """Each external image a build uses, as written after resolving ARG defaults: (line, ref).
 
-    `FROM scratch` and `FROM <earlier stage>` are not external images.
+    `FROM scratch` and `FROM <earlier stage>` are not external images; `COPY --from=<image>`
+    is. With `target`, only the images that stage is built from count, through the stages it
+    copies from (a base only another target uses is not in this image); else all of them.
     """
     args: dict[str, str] = {}  # only ARGs before the first FROM can be used in a FROM
-    stages: set[str] = {"scratch"}
-    refs = []
-    seen_from = False
+    stages: list[tuple[str, list[tuple[int, str]], set[str]]] = []  # name, refs, depends on
+
+    def resolve(word: str) -> str:
+        return re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m[1], m[0]), word)
+
+    def stage_name(ref: str) -> str | None:
+        names = [name for name, _, _ in stages]
+        if ref.isdigit() and int(ref) < len(stages):
+            return names[int(ref)]
+        return ref.lower() if ref.lower() in names else None
+
     for number, line in _logical_lines(dockerfile):
         instruction, _, rest = line.partition(" ")
+        instruction = instruction.upper()
         words = rest.split()
-        if instruction.upper() == "ARG" and not seen_from and words and "=" in words[0]:
+        if instruction == "ARG" and not stages and words and "=" in words[0]:
             name, _, default = words[0].partition("=")
             args[name] = default.strip("\"'")
-        elif instruction.upper() == "FROM":
-            seen_from = True
+        elif instruction == "FROM":
             operands = [w for w in words if not w.startswith("--")]
-            ref = re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m[1], m[0]), operands[0])
-            if ref.lower() not in stages:
-                refs.append((number, ref))
-            if len(operands) >= 3 and operands[1].upper() == "AS":
-                stages.add(operands[2].lower())
-    return refs
+            ref = resolve(operands[0])
+            name = operands[2].lower() if len(operands) >= 3 and operands[1].upper() == "AS" else ""
+            parent = stage_name(ref)
+            refs = [] if parent or ref.lower() == "scratch" else [(number, ref)]
+            stages.append((name or str(len(stages)), refs, {parent} if parent else set()))
+        elif stages and instruction in {"COPY", "ADD", "RUN"}:
+            for source in re.findall(r"--(?:mount=\S*?)?from=([^\s,]+)", rest):
+                parent = stage_name(source)
+                if parent:
+                    stages[-1][2].add(parent)
+                else:
+                    stages[-1][1].append((number, resolve(source)))
+    wanted = {name for name, _, _ in stages}
+    if target is not None:
+        by_name = {name: depends for name, _, depends in stages}
+        wanted, todo = set(), [target.lower()]
+        while todo:
+            name = todo.pop()
+            if name in by_name and name not in wanted:
+                wanted.add(name)
+                todo.extend(by_name[name])
+    return [ref for name, refs, _ in stages if name in wanted for ref in refs]
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -197,7 +223,9 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def base_pinned(dockerfile: str, dockerfile_name: str = "Dockerfile") -> CheckResult:
+def base_pinned(
+    dockerfile: str, dockerfile_name: str = "Dockerfile", target: str | None = None
+) -> CheckResult:
     findings = [
         Finding(
             f"base image {ref} is not pinned by digest (add @sha256:...)",
@@ -205,7 +233,7 @@ def base_pinned(dockerfile: str, dockerfile_name: str = "Dockerfile") -> CheckRe
             location=dockerfile_name,
             line=number,
         )
-        for number, ref in base_refs(dockerfile)
+        for number, ref in base_refs(dockerfile, target)
         if not PINNED.search(ref)
     ]
     return result("policy.base_pinned", findings, "all bases pinned")
@@ -236,6 +264,7 @@ def check_all(
     dockerfile: str,
     budget_mb: int,
     dockerfile_name: str = "Dockerfile",
+    target: str | None = None,
 ) -> list[CheckResult]:
     return [
         non_root(image),
@@ -245,7 +274,7 @@ def check_all(
         no_secret_history(history),
         no_setuid(files),
         no_world_writable(files),
-        base_pinned(dockerfile, dockerfile_name),
+        base_pinned(dockerfile, dockerfile_name, target),
         oci_labels(image),
         size_budget(image, budget_mb),
     ]

@@ -137,3 +137,29 @@ def test_a_placeholder_is_not_a_pin() -> None:
     check = policy.base_pinned("ARG B=debian:trixie-slim@sha256:DIGEST\nFROM ${B}\n")
     assert check.status == "fail"
     assert check.findings[0].line == 2
+
+
+MULTI_TARGET = """\
+ARG DEBIAN=debian:trixie-slim@sha256:%s
+ARG NGINX=nginx:1.30-trixie
+FROM --platform=$BUILDPLATFORM ${DEBIAN} AS build
+FROM build AS venv
+FROM ${DEBIAN} AS rootfs
+FROM ${NGINX} AS web
+COPY --from=venv /x /x
+FROM scratch AS app
+COPY --link --from=rootfs / /
+COPY --from=1 /opt/venv /opt/venv
+COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /uv
+""" % ("a" * 64)
+
+
+def test_a_target_counts_only_the_bases_it_is_built_from() -> None:
+    app = [ref for _, ref in policy.base_refs(MULTI_TARGET, "app")]
+    # rootfs directly, build through venv (stage 1 by number), and the image it copies from;
+    # not nginx, which only the `web` target uses.
+    assert app == ["debian:trixie-slim@sha256:" + "a" * 64] * 2 + ["ghcr.io/astral-sh/uv:0.9"]
+    web = [ref for _, ref in policy.base_refs(MULTI_TARGET, "WEB")]
+    assert web == ["debian:trixie-slim@sha256:" + "a" * 64, "nginx:1.30-trixie"]
+    assert policy.base_pinned(MULTI_TARGET, target="app").findings[0].line == 11
+    assert len(policy.base_refs(MULTI_TARGET)) == 4  # no target: the whole Dockerfile

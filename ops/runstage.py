@@ -70,11 +70,18 @@ def wait_healthy(container: Container, timeout: float = HEALTH_TIMEOUT) -> None:
     raise RunError(f"{container.name} was not healthy after {timeout:.0f} s")
 
 
-def start(docker: DockerClient, stage: Stage, project_root: Path, image: str | None = None) -> str:
+def start(
+    docker: DockerClient,
+    stage: Stage,
+    project_root: Path,
+    image: str | None = None,
+    production: stack.Stack | None = None,
+) -> str:
     """Bring the stage up and wait for health; return its URL. `image` overrides the
-    stage's local tag (a verified digest reference, for one)."""
+    stage's local tag (a verified digest reference, for one); `production` runs the final
+    stage under other settings than the user's (a test's own project and ports)."""
     if is_final(stage, project_root):
-        production = stack.Stack(project_root, prod=True)
+        production = production or stack.Stack(project_root, prod=True)
         stack.prepare(production, docker)
         if image:
             _use_verified_app(docker, stage, production, image)

@@ -11,6 +11,7 @@ or a temporary server started from the host's PostgreSQL binaries.
 
 import argparse
 import contextlib
+import logging
 import os
 import random
 import statistics
@@ -182,6 +183,8 @@ def main() -> None:
         print(f"{total:,} bookmarks ({how}); load average {os.getloadavg()[0]:.1f}")
 
         app = create_app({**TEST_SETTINGS, "DATABASE_URL": url})
+        # One JSON line per request would flood the figures (and cost time on the terminal).
+        logging.getLogger("driftwood.request").setLevel(logging.WARNING)
         client = app.test_client()
         form_post(client, "/login", {"username": "user1", "password": PASSWORD})
         deep_cursor = quote(f"{deep.created_at.isoformat()}~{deep.id}")

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from driftwood import library
 from driftwood.auth import login_required, safe_target
 from driftwood.db import get_session, parse_ids
+from driftwood.messages import flash_error
 from driftwood.models import Bookmark, Visibility
 from driftwood.query import parse_query
 from driftwood.tagging import parse_tags
@@ -88,7 +89,7 @@ def new() -> str | Response | tuple[str, int]:
             "bookmarks/form.html", bookmark=None, values=request.form, duplicate=error.existing
         ), 409
     except InvalidURL as error:
-        flash(f"{str(error).capitalize()}.", "error")
+        flash_error(error)
         return render_template("bookmarks/form.html", bookmark=None, values=request.form), 422
     db.commit()
     flash(f"Saved {bookmark.title or bookmark.url}.", "success")
@@ -130,7 +131,7 @@ def edit(bookmark_id: int) -> str | Response | tuple[str, int]:
         ), 409
     except InvalidURL as error:
         db.rollback()
-        flash(f"{str(error).capitalize()}.", "error")
+        flash_error(error)
         return render_template("bookmarks/form.html", bookmark=bookmark, values=request.form), 422
     db.commit()
     flash("Bookmark updated.", "success")

@@ -27,9 +27,9 @@ from driftwood.urls import InvalidURL
 bp = Blueprint("bookmarks", __name__)
 
 
-def render_page(template: str, scope: Any, *, notes: bool = False, **context: Any) -> str:
+def render_page(template: str, scope: Any, *, own: bool = False, **context: Any) -> str:
     """A list page: the search box's query, one keyset page, and the link to the next.
-    `notes=True` (the viewer's own bookmarks only) lets the search box match notes."""
+    `own=True` (the viewer's own bookmarks only) lets the search use notes and unread."""
     text = request.args.get("q", "")
     page = library.list_bookmarks(
         get_session(),
@@ -37,7 +37,7 @@ def render_page(template: str, scope: Any, *, notes: bool = False, **context: An
         parse_query(text),
         limit=current_app.config["PAGE_SIZE"],
         cursor=request.args.get("cursor"),
-        notes=notes,
+        own=own,
     )
     return render_template(template, page=page, q=text, **context)
 
@@ -45,7 +45,7 @@ def render_page(template: str, scope: Any, *, notes: bool = False, **context: An
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_page("bookmarks/list.html", library.owned_by(g.user), notes=True)
+    return render_page("bookmarks/list.html", library.owned_by(g.user), own=True)
 
 
 @bp.get("/shared")

@@ -44,8 +44,8 @@ def list_bookmarks() -> Response:
     ):
         if since := date_arg(name):
             scope = scope & (column > since)
-    page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset, notes=True)
-    count = library.count_bookmarks(session, scope, query, notes=True)
+    page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset, own=True)
+    count = library.count_bookmarks(session, scope, query, own=True)
     return envelope(count, limit, offset, [bookmark_json(b) for b in page.bookmarks])
 
 

@@ -6,7 +6,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags, transfer
+from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tagging, tags, transfer
 from driftwood.api import bookmarks as bookmark_api
 from driftwood.api import common as api_common
 from driftwood.api import pinboard, tokens
@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
 
     db.init_app(app)
+    app.url_map.converters["tag"] = tagging.TagConverter  # before the routes that use it
     csrf.init_app(app)
     ops.init_app(app)
     app.register_blueprint(ops.bp)

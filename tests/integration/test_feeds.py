@@ -1,5 +1,7 @@
 """Public pages and RSS/Atom feeds show public bookmarks only."""
 
+import html
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -46,6 +48,27 @@ def test_a_user_feed_and_a_tag_feed(client, bookmarks):
         "bob public & co",
     ]
     assert titles_in_atom(client, "/feeds/tags/other.atom") == []
+
+
+@pytest.mark.parametrize("tag", ["ci/cd", "/etc", "a//b/", "c++#?%", "node.js"])
+def test_any_tag_has_a_feed_linked_from_the_public_page(client, session, alice, tag):
+    for title, tags in (("wanted", [tag]), ("near miss", ["ci", "etc", "a", "node"])):
+        library.create_bookmark(
+            session,
+            alice,
+            url=f"https://alice.example/{len(tags)}",
+            title=title,
+            tags=tags,
+            visibility=Visibility.PUBLIC,
+        )
+    page = client.get("/public", query_string={"q": f"#{tag}"}).text
+    links = [html.unescape(link) for link in re.findall(r'href="(/feeds/tags/[^"]+)"', page)]
+    assert len(links) == 3  # <link rel="alternate">, then Atom and RSS
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link
+        assert "wanted" in response.text and "near miss" not in response.text, link
+    assert "/feeds/tags/" not in client.get("/public", query_string={"q": f"#{tag} word"}).text
 
 
 def test_rss(client, bookmarks):

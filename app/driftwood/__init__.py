@@ -27,6 +27,7 @@ NAV_LINKS = [
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = transfer.LimitedRequest
     app.config.from_mapping(config.DEFAULTS)
     if test_config is None:
         config.load_environment(app.config)

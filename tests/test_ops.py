@@ -3,6 +3,12 @@
 import json
 import logging
 
+import pytest
+from prometheus_client import values
+
+from driftwood import create_app
+from tests.conftest import TEST_SETTINGS
+
 
 def test_healthz_answers_without_a_database(client):
     response = client.get("/healthz")
@@ -50,6 +56,46 @@ def test_metrics_count_requests_by_endpoint_and_show_the_pool(client):
     assert 'endpoint="unmatched",method="GET",status="404"' in body
     assert "driftwood_http_request_duration_seconds_bucket" in body
     assert "driftwood_db_pool_size 5.0" in body
+
+
+@pytest.fixture
+def multiprocess_dir(monkeypatch):
+    """Put metrics in gunicorn's multiprocess mode, as in production, in a given directory.
+
+    prometheus_client picks its value class when it is imported, from the environment:
+    each test gets a fresh one (and a fresh app, whose metrics use it) with no open files."""
+
+    def use(directory) -> None:
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+        monkeypatch.setattr(values, "ValueClass", values.MultiProcessValue())
+
+    yield use
+    values.close_all_multiprocess_files()
+
+
+def test_multiprocess_metrics_add_up_in_the_shared_directory(multiprocess_dir, tmp_path):
+    multiprocess_dir(tmp_path)
+    client = create_app(dict(TEST_SETTINGS)).test_client()
+    client.get("/healthz")
+    body = client.get("/metrics").text
+    assert 'driftwood_http_requests_total{endpoint="ops.healthz",method="GET",status="200"}' in body
+
+
+@pytest.mark.parametrize("where", ["missing/dir", "a-file/dir"])
+def test_metrics_that_cannot_be_written_never_fail_a_request(
+    multiprocess_dir, tmp_path, caplog, where: str
+):
+    (tmp_path / "a-file").write_text("not a directory")
+    multiprocess_dir(tmp_path / where)  # gone, or a file in its way: opening fails
+    client = create_app(dict(TEST_SETTINGS)).test_client()
+    with caplog.at_level(logging.INFO, logger="driftwood"):
+        statuses = [client.get("/healthz").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    # Said once, as a structured line naming the cause, not once per request.
+    [failure] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "metrics" in failure.getMessage()
+    assert str(tmp_path / where) in failure.fields["error"]
+    assert len([r for r in caplog.records if r.name == "driftwood.request"]) == 3
 
 
 def test_the_json_formatter_keeps_exceptions():

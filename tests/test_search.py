@@ -7,8 +7,8 @@ from driftwood.query import parse_query
 from driftwood.tagging import clean_tag_names, parse_tags
 
 
-def sql(query_text: str, *, notes: bool = True) -> str:
-    found = search.build(parse_query(query_text), notes=notes)
+def sql(query_text: str, *, own: bool = True) -> str:
+    found = search.build(parse_query(query_text), own=own)
     clauses = [*found.conditions, *found.tiers]
     return " AND ".join(
         str(c.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
@@ -28,7 +28,7 @@ def test_words_give_three_tiers_and_no_words_give_one():
 
 
 def test_only_the_owner_searches_the_notes():
-    own, others = sql('kettle -"bad word"'), sql('kettle -"bad word"', notes=False)
+    own, others = sql('kettle -"bad word"'), sql('kettle -"bad word"', own=False)
     assert "notes" not in own  # the stored document (title, description, notes, URL)
     assert "bookmarks.search @@ to_tsquery" in others  # the index narrows down...
     # ...and each candidate is checked again without its notes, for words and exclusions.
@@ -36,6 +36,13 @@ def test_only_the_owner_searches_the_notes():
     assert f"{document} bookmarks.description, bookmarks.url)) @@ to_tsquery" in others
     assert f"NOT ({document} bookmarks.description, bookmarks.url)) @@ phraseto" in others
     assert "notes" not in others
+
+
+def test_only_the_owner_filters_by_the_unread_state():
+    # Anyone else's bookmarks: is:unread would tell what their owner has not read yet.
+    assert "bookmarks.unread IS true" in sql("is:unread")
+    assert "unread" not in sql("is:unread", own=False)
+    assert "unread" not in sql("is:read", own=False)
 
 
 def test_every_filter_reaches_the_sql():

@@ -6,7 +6,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tags, transfer
+from driftwood import auth, bookmarks, config, csrf, db, feeds, ops, tagging, tags, transfer
 from driftwood.api import bookmarks as bookmark_api
 from driftwood.api import common as api_common
 from driftwood.api import pinboard, tokens
@@ -27,6 +27,7 @@ NAV_LINKS = [
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = transfer.LimitedRequest
     app.config.from_mapping(config.DEFAULTS)
     if test_config is None:
         config.load_environment(app.config)
@@ -43,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
 
     db.init_app(app)
+    app.url_map.converters["tag"] = tagging.TagConverter  # before the routes that use it
     csrf.init_app(app)
     ops.init_app(app)
     app.register_blueprint(ops.bp)

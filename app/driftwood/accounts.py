@@ -1,18 +1,21 @@
-"""User accounts: creation, passwords (scrypt) and login with a lockout after failures.
+"""User accounts: creation, passwords (scrypt) and login with a lockout after failures
+(for names without an account too).
 
 Shared by the sign-up and login pages and by `driftwood create-user|reset-password`.
 """
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from driftwood.models import User
+from driftwood.models import UnknownLogin, User
 
 USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,150}")
 MIN_PASSWORD_LENGTH = 8
@@ -78,22 +81,33 @@ def create_user(session: Session, username: str, password: str) -> User:
     return user
 
 
+def _unknown_login(session: Session, name: str) -> UnknownLogin:
+    """The failure count of a name without an account, made on its first failure."""
+    key = hashlib.sha256(name.lower().encode("utf-8", "surrogatepass")).hexdigest()
+    session.execute(insert(UnknownLogin).values(name_hash=key).on_conflict_do_nothing())
+    return session.get_one(UnknownLogin, key)
+
+
 def authenticate(
     session: Session, username: str, password: str, *, max_failures: int, lockout: timedelta
 ) -> User | None:
     """The user when the password is right; None when not. Raises AccountLocked while
-    the account is locked after `max_failures` wrong passwords in a row."""
-    user = get_user(session, username.strip())
-    if user is None:
-        check_password_hash(_dummy_hash(), password)
-        return None
+    the name is locked after `max_failures` wrong passwords in a row.
+
+    A name without an account is answered as a wrong password is, in every way: its
+    failures are counted too and lock it just the same, and a password hash is checked
+    all the same. Otherwise the lockout (or the time taken) tells which accounts exist."""
+    name = username.strip()
+    user = get_user(session, name)
+    failures = user if user is not None else _unknown_login(session, name)
     now = datetime.now(UTC)
-    if user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked(user.locked_until)
-    if check_password_hash(user.password_hash, password):
+    if failures.locked_until is not None and failures.locked_until > now:
+        raise AccountLocked(failures.locked_until)
+    password_hash = user.password_hash if user is not None else _dummy_hash()
+    if check_password_hash(password_hash, password) and user is not None:
         user.failed_logins, user.locked_until = 0, None
         return user
-    user.failed_logins += 1
-    if user.failed_logins >= max_failures:
-        user.failed_logins, user.locked_until = 0, now + lockout
+    failures.failed_logins += 1
+    if failures.failed_logins >= max_failures:
+        failures.failed_logins, failures.locked_until = 0, now + lockout
     return None

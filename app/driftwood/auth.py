@@ -27,6 +27,7 @@ from werkzeug.wrappers import Response
 
 from driftwood import accounts
 from driftwood.db import get_session
+from driftwood.messages import flash_error
 from driftwood.models import User
 
 bp = Blueprint("auth", __name__)
@@ -87,7 +88,7 @@ def signup() -> str | Response:
             try:
                 user = accounts.create_user(db, request.form.get("username", ""), password)
             except accounts.AccountError as error:
-                flash(f"{str(error).capitalize()}.", "error")
+                flash_error(error)
             else:
                 db.commit()
                 _log_in(user)
@@ -109,7 +110,7 @@ def login() -> str | Response | tuple[str, int]:
                 lockout=timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"]),
             )
         except accounts.AccountLocked as error:
-            flash(f"{str(error).capitalize()}.", "error")
+            flash_error(error)
             return render_template("auth/login.html"), 429
         db.commit()  # the failure counter, or its reset
         if user is not None:
@@ -140,7 +141,7 @@ def change_password() -> str | Response:
             try:
                 accounts.set_password(user, new)
             except accounts.AccountError as error:
-                flash(f"{str(error).capitalize()}.", "error")
+                flash_error(error)
             else:
                 db.commit()
                 _log_in(user)  # keep this browser signed in; the others are signed out

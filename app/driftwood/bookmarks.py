@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from driftwood import library
 from driftwood.auth import login_required, safe_target
 from driftwood.db import get_session, parse_ids
+from driftwood.messages import flash_error
 from driftwood.models import Bookmark, Visibility
 from driftwood.query import parse_query
 from driftwood.tagging import parse_tags
@@ -26,9 +27,9 @@ from driftwood.urls import InvalidURL
 bp = Blueprint("bookmarks", __name__)
 
 
-def render_page(template: str, scope: Any, *, notes: bool = False, **context: Any) -> str:
+def render_page(template: str, scope: Any, *, own: bool = False, **context: Any) -> str:
     """A list page: the search box's query, one keyset page, and the link to the next.
-    `notes=True` (the viewer's own bookmarks only) lets the search box match notes."""
+    `own=True` (the viewer's own bookmarks only) lets the search use notes and unread."""
     text = request.args.get("q", "")
     page = library.list_bookmarks(
         get_session(),
@@ -36,7 +37,7 @@ def render_page(template: str, scope: Any, *, notes: bool = False, **context: An
         parse_query(text),
         limit=current_app.config["PAGE_SIZE"],
         cursor=request.args.get("cursor"),
-        notes=notes,
+        own=own,
     )
     return render_template(template, page=page, q=text, **context)
 
@@ -44,7 +45,7 @@ def render_page(template: str, scope: Any, *, notes: bool = False, **context: An
 @bp.get("/")
 @login_required
 def index() -> str:
-    return render_page("bookmarks/list.html", library.owned_by(g.user), notes=True)
+    return render_page("bookmarks/list.html", library.owned_by(g.user), own=True)
 
 
 @bp.get("/shared")
@@ -88,7 +89,7 @@ def new() -> str | Response | tuple[str, int]:
             "bookmarks/form.html", bookmark=None, values=request.form, duplicate=error.existing
         ), 409
     except InvalidURL as error:
-        flash(f"{str(error).capitalize()}.", "error")
+        flash_error(error)
         return render_template("bookmarks/form.html", bookmark=None, values=request.form), 422
     db.commit()
     flash(f"Saved {bookmark.title or bookmark.url}.", "success")
@@ -130,7 +131,7 @@ def edit(bookmark_id: int) -> str | Response | tuple[str, int]:
         ), 409
     except InvalidURL as error:
         db.rollback()
-        flash(f"{str(error).capitalize()}.", "error")
+        flash_error(error)
         return render_template("bookmarks/form.html", bookmark=bookmark, values=request.form), 422
     db.commit()
     flash("Bookmark updated.", "success")

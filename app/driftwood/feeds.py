@@ -17,7 +17,7 @@ from driftwood.accounts import get_user
 from driftwood.bookmarks import render_page
 from driftwood.db import get_session
 from driftwood.models import User
-from driftwood.query import parse_query
+from driftwood.query import SearchQuery, parse_query
 
 bp = Blueprint("feeds", __name__)
 FEED_SIZE = 50
@@ -53,7 +53,10 @@ def _feed(
 
 @bp.get("/public")
 def public_page() -> str:
-    return render_page("feeds/public.html", library.public(), user=None)
+    # Narrowed to one tag and nothing else (a tag link's ?q=#tag): that tag has a feed.
+    query = parse_query(request.args.get("q", ""))
+    tag = query.tags[0] if len(query.tags) == 1 and query == SearchQuery(tags=query.tags) else None
+    return render_page("feeds/public.html", library.public(), user=None, tag=tag)
 
 
 @bp.get("/u/<username>")
@@ -73,6 +76,6 @@ def user_feed(username: str, fmt: str) -> Response:
     return _feed(fmt, library.public_of(user), f"Bookmarks of {user.username}", user=user)
 
 
-@bp.get(f"/feeds/tags/<tag>.{FORMAT}")
+@bp.get(f"/feeds/tags/<tag:tag>.{FORMAT}", merge_slashes=False)
 def tag_feed(tag: str, fmt: str) -> Response:
     return _feed(fmt, library.public(), f"Public bookmarks tagged #{tag}", tag=tag)

@@ -242,18 +242,18 @@ def list_bookmarks(
     limit: int = 30,
     cursor: str | None = None,
     offset: int = 0,
-    notes: bool = False,
+    own: bool = False,
 ) -> Page:
     """One page of bookmarks in `scope` matching `query`: best search tier first (see
-    search.py), newest first within a tier. `notes=True` searches the notes too: only
-    when `scope` is the viewer's own bookmarks (nobody else may read them).
+    search.py), newest first within a tier. `own=True` searches the notes and the unread
+    state too: only when `scope` is the viewer's own bookmarks (nobody else may see them).
 
     Pages are keyset-paginated: `cursor` names the last row seen, so page 1,000 costs what
     page 1 costs (OFFSET would read and discard every earlier row). `offset` exists for
     linkding-style API clients, and costs what OFFSET costs.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    found = search.build(query, session, notes=notes)
+    found = search.build(query, session, own=own)
     newest_first = (Bookmark.created_at.desc(), Bookmark.id.desc())
     base = (
         select(Bookmark)
@@ -287,9 +287,9 @@ def count_bookmarks(
     scope: ColumnElement[bool],
     query: SearchQuery = SearchQuery(),  # noqa: B008
     *,
-    notes: bool = False,
+    own: bool = False,
 ) -> int:
-    found = search.build(query, session, notes=notes)
+    found = search.build(query, session, own=own)
     return (
         session.scalar(select(func.count()).select_from(Bookmark).where(scope, *found.conditions))
         or 0

@@ -66,6 +66,18 @@ class User(Base):
         return f"User({self.id!r}, {self.username!r})"
 
 
+class UnknownLogin(Base):
+    """Failed logins for a name that has no account, counted in the same two columns as a
+    user's: the lockout must not tell which accounts exist. Keyed by the SHA-256 of the
+    lowercased name, so no text an attacker typed is stored."""
+
+    __tablename__ = "unknown_logins"
+
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

@@ -103,6 +103,7 @@ def init_app(app: Flask) -> None:
         ),
         "registry": registry,
         "pool": PoolCollector(get_db(app).engine),
+        "failing": False,  # recording failed and was logged: not again for every request
     }
     registry.register(metrics["pool"])
     app.extensions["driftwood.metrics"] = metrics
@@ -129,9 +130,7 @@ def _start() -> None:
 def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-    metrics = current_app.extensions["driftwood.metrics"]
-    metrics["requests"].labels(endpoint, request.method, response.status_code).inc()
-    metrics["latency"].labels(endpoint, request.method).observe(elapsed)
+    _record(endpoint, response.status_code, elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     user = g.get("user")
     # The identity the session recorded, not `user.id`: after a database error mid-request
@@ -152,6 +151,27 @@ def _finish(response: Response) -> Response:
         "%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields}
     )
     return response
+
+
+def _record(endpoint: str, status: int, elapsed: float) -> None:
+    """Count the request in the metrics, which must never cost the request itself.
+
+    With several workers the values live in files under PROMETHEUS_MULTIPROC_DIR (a tmpfs
+    in production): when it is gone or read-only, opening them fails. The request is served
+    all the same, and the failure logged once per process, not once per request; each request
+    tries again, so the metrics come back with the directory."""
+    metrics = current_app.extensions["driftwood.metrics"]
+    try:
+        metrics["requests"].labels(endpoint, request.method, status).inc()
+        metrics["latency"].labels(endpoint, request.method).observe(elapsed)
+    except Exception as error:  # whatever breaks in the metrics library: never the request's
+        if not metrics["failing"]:
+            metrics["failing"] = True
+            fields = {"error": str(error), "directory": os.environ.get("PROMETHEUS_MULTIPROC_DIR")}
+            logging.getLogger("driftwood").error(
+                "metrics cannot be recorded; serving requests without them",
+                extra={"fields": fields},
+            )
 
 
 @bp.get("/healthz")

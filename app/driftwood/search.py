@@ -9,9 +9,10 @@ milliseconds for a common word in 100,000 bookmarks), each tier is an index-orde
 that stops after one page, on page 1 as on page 1,000.
 
 Nothing here knows who is asking: callers always add the owner or visibility condition
-(see `library.list_bookmarks`), and say whether the notes may be searched: only the owner
-sees them, so a search of anyone else's bookmarks must not match them either (it would
-reveal them a word, and with prefixes a letter, at a time).
+(see `library.list_bookmarks`), and say whether the bookmarks are the viewer's own. Only
+the owner sees the notes and the unread state, so a search of anyone else's bookmarks must
+not match on them either: it would reveal the notes a word (with prefixes a letter) at a
+time, and `is:unread` what the owner has not read yet.
 """
 
 import re
@@ -113,9 +114,10 @@ def _on_site(site: str) -> ColumnElement[bool]:
     return or_(Bookmark.host == site, Bookmark.host.like("%." + escaped, escape="\\"))
 
 
-def build(query: SearchQuery, session: Session | None = None, *, notes: bool = False) -> Search:
-    """The SQL for `query`; with a `session`, tag names are resolved to ids first. Words
-    and phrases match the notes too only with `notes=True`: for the owner's own bookmarks."""
+def build(query: SearchQuery, session: Session | None = None, *, own: bool = False) -> Search:
+    """The SQL for `query`; with a `session`, tag names are resolved to ids first. Only with
+    `own=True` (the viewer's own bookmarks) do words and phrases match the notes too, and
+    is:unread / is:read filter; for anyone else's bookmarks they are ignored."""
     ids = tag_ids(session, query.tags + query.excluded_tags) if session else {}
     conditions: list[ColumnElement[bool]] = []
     matches = []
@@ -128,9 +130,9 @@ def build(query: SearchQuery, session: Session | None = None, *, notes: bool = F
         for match in matches[1:]:
             combined = combined.op("&&")(match)
         conditions.append(_in(Bookmark.search, combined))  # the indexed document
-        if not notes:
+        if not own:
             conditions.append(_in(SHARED_DOCUMENT, combined))
-    document = Bookmark.search if notes else SHARED_DOCUMENT
+    document = Bookmark.search if own else SHARED_DOCUMENT
     conditions += [
         not_(_in(document, func.phraseto_tsquery(CONFIG, excluded)))
         for excluded in query.excluded_terms
@@ -140,7 +142,7 @@ def build(query: SearchQuery, session: Session | None = None, *, notes: bool = F
     conditions += [not_(has_tag(tag, ids.get(tag.lower()))) for tag in query.excluded_tags]
     if query.sites:
         conditions.append(or_(*(_on_site(site) for site in query.sites)))
-    if query.unread is not None:
+    if own and query.unread is not None:
         conditions.append(Bookmark.unread.is_(query.unread))
     if query.public is True:
         conditions.append(Bookmark.visibility == Visibility.PUBLIC)

@@ -11,11 +11,23 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
+from werkzeug.routing import PathConverter
 
 from driftwood.models import Tag, User, bookmark_tags
 
 MAX_TAG_LENGTH = 100
 _SEPARATORS = re.compile(r"[\s,]+")
+
+
+class TagConverter(PathConverter):
+    """`<tag:name>` in a route: a tag name may hold `/` (`ci/cd`), and the server hands the
+    app the path already decoded, so an escaped `%2F` arrives as a `/` too: the default
+    converter stops there (404). Any characters, then, even a leading `/`; `url_for`
+    escapes the rest (`#`, `?`, `%`). Routes using it set `merge_slashes=False`, or a name
+    like `a//b` would be redirected to another tag's URL."""
+
+    regex = ".+?"
+    part_isolating = False  # the name may span several path segments
 
 
 def parse_tags(text: str) -> list[str]:

@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 from driftwood import tagging
 from driftwood.auth import login_required
 from driftwood.db import get_session, parse_ids
+from driftwood.messages import flash_error
 from driftwood.models import Tag
 
 bp = Blueprint("tags", __name__, url_prefix="/tags")
@@ -32,7 +33,7 @@ def rename(tag_id: int) -> Response:
     try:
         tag = tagging.rename_tag(db, g.user, _own_tag(tag_id), request.form.get("name", ""))
     except ValueError as error:
-        flash(f"{str(error).capitalize()}.", "error")
+        flash_error(error)
     else:
         db.commit()
         flash(f"Renamed to #{tag.name}.", "success")

@@ -1,13 +1,19 @@
-"""Import and export pages: a bookmark file in (with a dry run first), HTML or JSON out."""
+"""Import and export pages: a bookmark file in (with a dry run first), HTML or JSON out.
+
+Also the request body limits every route shares: MAX_CONTENT_LENGTH, raised to
+MAX_IMPORT_BYTES for the import routes, and the 413 that names the limit.
+"""
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
-from flask import Blueprint, Response, current_app, g, render_template, request
+from flask import Blueprint, Request, Response, current_app, g, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from driftwood import library, netscape
 from driftwood.auth import login_required
@@ -75,6 +81,35 @@ def _size(limit: int) -> str:
 
 def import_limit() -> str:
     return _size(int(current_app.config["MAX_IMPORT_BYTES"]))
+
+
+class _BodyWithoutLength(LimitedStream):
+    """A body sent without a Content-Length (chunked), read to at most `limit` bytes; one
+    byte more is a 413. Werkzeug's own stream stops quietly at the limit, so the app read
+    a truncated body: broken JSON (a 400) or a form missing its last fields."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit + 1, is_max=True)  # room for the byte that tells
+
+    def readinto(self, buffer: bytearray) -> int | None:
+        size = super().readinto(buffer)
+        if self.is_exhausted:
+            raise RequestEntityTooLarge()
+        return size
+
+
+class LimitedRequest(Request):
+    """Flask's request, with a chunked body held to the limit as a measured one is."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        # Only when the server marks where the body ends (gunicorn does for chunked
+        # bodies); without that mark, werkzeug reads no body at all.
+        terminated = self.environ.get("wsgi.input_terminated")
+        if self.content_length is None and limit is not None and terminated:
+            return _BodyWithoutLength(self.environ["wsgi.input"], limit)
+        return super().stream
 
 
 def too_large_message() -> str:

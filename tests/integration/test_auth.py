@@ -1,5 +1,8 @@
 """Sign up, log in, lockout, log out, change password."""
 
+import re
+
+from driftwood import accounts
 from tests.integration.conftest import PASSWORD, form_post
 
 
@@ -39,6 +42,34 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(app, cli
         form_post(client, "/login", {"username": "alice", "password": "guess"})
     locked = form_post(client, "/login", {"username": "alice", "password": PASSWORD})
     assert locked.status_code == 429
+
+
+def test_a_name_without_an_account_is_answered_and_locked_like_a_wrong_password(
+    app, client, alice, monkeypatch
+):
+    app.config["LOGIN_MAX_FAILURES"] = 3
+    hashes_checked, check = [], accounts.check_password_hash
+
+    def counting_check(password_hash: str, password: str) -> bool:
+        hashes_checked.append(password_hash)
+        return check(password_hash, password)
+
+    monkeypatch.setattr(accounts, "check_password_hash", counting_check)
+
+    def answers(username: str) -> tuple[list[tuple[int, str]], int]:
+        """Four tries with a wrong password: each page (less its form token) and how many
+        password hashes the app checked, the work that would show in the timing."""
+        hashes_checked.clear()
+        pages = []
+        for _ in range(4):
+            response = form_post(client, "/login", {"username": username, "password": "guess"})
+            page = re.sub(r'name="csrf_token" value="[^"]*"', "", response.text)
+            pages.append((response.status_code, page))
+        return pages, len(hashes_checked)
+
+    known, unknown = answers("alice"), answers("nobody")
+    assert [status for status, _ in known[0]] == [200, 200, 200, 429]
+    assert unknown == known
 
 
 def test_login_returns_to_a_local_page_only(client, alice):

@@ -50,7 +50,8 @@ def test_the_bookmarklet_prefills_the_form_and_warns_about_a_duplicate(signed_in
 def test_a_script_url_is_refused(signed_in):
     response = add(signed_in, url="javascript:alert(document.cookie)")
     assert response.status_code == 422
-    assert "only http:// and https://" in response.get_data(as_text=True).lower()
+    # As written, made a sentence: "URLs", not str.capitalize()'s "urls".
+    assert "Only http:// and https:// URLs can be bookmarked." in response.get_data(as_text=True)
 
 
 def test_everything_is_escaped(signed_in):

@@ -100,7 +100,7 @@ def test_search_ranks_title_matches_first_and_honours_every_filter(session, alic
     add(bob, "https://bob.example/k", title="kettle kettle", visibility=Visibility.PUBLIC)
 
     def found(text):
-        page = library.list_bookmarks(session, library.owned_by(alice), parse_query(text))
+        page = library.list_bookmarks(session, library.owned_by(alice), parse_query(text), own=True)
         return _urls(page)
 
     assert found("kett") == [

@@ -7,8 +7,10 @@ little memory. Alice's stored bookmarks are compared before and after each.
 """
 
 import io
+import json
 import resource
 import time
+from urllib.parse import urlencode
 
 import pytest
 from werkzeug.datastructures import FileStorage
@@ -81,14 +83,8 @@ def test_oversized_bodies_get_413_naming_the_limit_and_change_nothing(
     api = _api_import(web, key, big_file)
     assert api.status_code == 413
     assert "import limit of 65536 bytes" in api.json["detail"]
-    # A body without a length (chunked; gunicorn marks its end) is cut off at the limit too.
-    chunked = web.post(
-        "/api/bookmarks/import/",
-        input_stream=io.BytesIO(big_file),
-        headers={"Authorization": f"Token {key}", "Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
-    assert chunked.status_code == 413
+    # A body without a length (chunked) is cut off at the limit too.
+    assert chunked(web, "/api/bookmarks/import/", big_file, f"Token {key}").status_code == 413
 
     # Every other request has the smaller general limit, with its own setting named.
     huge_note = {"url": "https://new.example/", "notes": "n" * 40 * KIB, "csrf_token": "x"}
@@ -103,6 +99,49 @@ def test_oversized_bodies_get_413_naming_the_limit_and_change_nothing(
     # A bookmark file larger than the general limit but within its own still imports.
     fits = b'<DT><A HREF="https://new.example/">New</A>' + b" " * 40 * KIB
     assert "1 were added" in upload(web, "import", fits).text
+
+
+def chunked(client, path: str, body: bytes, authorization: str = "", **headers: str):
+    """A body without a Content-Length, as gunicorn hands a chunked one to the app: it
+    decodes the chunks and marks where the body ends (wsgi.input_terminated)."""
+    if authorization:
+        headers["Authorization"] = authorization
+    return client.post(
+        path,
+        input_stream=io.BytesIO(body),
+        headers={"Transfer-Encoding": "chunked", **headers},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_chunked_bodies_over_the_limit_get_the_same_413_as_measured_ones(
+    app, session, stored, key
+) -> None:
+    app.config.update(MAX_CONTENT_LENGTH=32 * KIB, MAX_IMPORT_BYTES=64 * KIB)
+    before = holdings(session, stored)
+    web = logged_in(app, "alice")
+    token = f"Token {key}"
+    bookmark = {"url": "https://new.example/", "notes": "n" * 40 * KIB}
+    as_json = json.dumps(bookmark).encode()
+    json_type = {"Content-Type": "application/json"}
+    measured = web.post(
+        "/api/bookmarks/", data=as_json, headers={"Authorization": token, **json_type}
+    )
+    streamed = chunked(web, "/api/bookmarks/", as_json, token, **json_type)
+    assert (streamed.status_code, streamed.json) == (413, measured.json)
+    assert "the limit of 32768 bytes (DRIFTWOOD_MAX_CONTENT_LENGTH)" in streamed.json["detail"]
+
+    form = urlencode({**bookmark, "csrf_token": CSRF}).encode()
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+    page = chunked(web, "/bookmarks/new", form, **form_type)
+    assert page.status_code == 413
+    assert "the limit of 32768 bytes (DRIFTWOOD_MAX_CONTENT_LENGTH)" in page.text
+    assert holdings(session, stored) == before
+
+    # Within the limit, a chunked body is read whole, to its last byte.
+    fits = json.dumps({**bookmark, "notes": "n" * 31 * KIB}).encode()
+    created = chunked(web, "/api/bookmarks/", fits, token, **json_type)
+    assert created.status_code == 201 and created.json["notes"] == "n" * 31 * KIB
 
 
 # Malformed, binary and truncated files, and bytes that are not UTF-8.

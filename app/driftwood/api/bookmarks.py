@@ -6,7 +6,7 @@ works on the token owner's bookmarks only. The document is `openapi.yaml`.
 """
 
 from flask import Response, current_app, g, jsonify, request
-from werkzeug.exceptions import NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound
 
 from driftwood import library, netscape
 from driftwood.api.common import DEFAULT_LIMIT, date_arg, envelope, int_arg, token_api
@@ -44,8 +44,8 @@ def list_bookmarks() -> Response:
     ):
         if since := date_arg(name):
             scope = scope & (column > since)
-    page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset, notes=True)
-    count = library.count_bookmarks(session, scope, query, notes=True)
+    page = library.list_bookmarks(session, scope, query, limit=limit, offset=offset, own=True)
+    count = library.count_bookmarks(session, scope, query, own=True)
     return envelope(count, limit, offset, [bookmark_json(b) for b in page.bookmarks])
 
 
@@ -126,10 +126,6 @@ def import_file() -> Response:
     # A file part, the field as text (`curl -F "file=<bookmarks.html"`), or the whole body.
     data = upload.read() if upload is not None else request.form.get("file", "").encode()
     data = data or request.get_data()
-    if len(data) >= request.max_content_length:
-        # A chunked body (no Content-Length) is cut off at the limit without an error:
-        # importing the part that fits would look like success.
-        raise RequestEntityTooLarge()
     if not data:
         raise InvalidInput({"file": ["Send a bookmark file (multipart field `file`)."]})
     dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")

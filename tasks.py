@@ -254,7 +254,7 @@ def learn_bases(c: Context) -> None:
 
 @task(name="crashloop", help={"remove": "remove the failed job's container instead"})
 def learn_crashloop(c: Context, remove: bool = False) -> None:
-    """Re-run stage 11's migration with a rotated database password: a crash loop to diagnose."""
+    """Re-run stage 11's migration with a new password in its secret file: a crash loop."""
     _, root = _chapters(chapters.stage_root, PROJECT_ROOT, 11)
     with _clear_errors():
         docker = preflight.require_engine(DockerClient())
@@ -263,7 +263,8 @@ def learn_crashloop(c: Context, remove: bool = False) -> None:
             print(f"removed {ch11.MIGRATE}")
             return
         name = ch11.start_crash_loop(docker, root)
-    print(f"{name} gave up restarting: invoke diagnose --container {name}")
+    print(f"{name} gave up restarting (secrets/{ch11.ROTATED} is the old one again)")
+    print(f"invoke diagnose --container {name}")
     print("(invoke learn.crashloop --remove cleans up)")
 
 

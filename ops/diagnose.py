@@ -30,8 +30,9 @@ SIGKILL_EXIT, SIGTERM_EXIT = 137, 143
 NAMED_IN_LOGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r'password authentication failed for user "?[\w.-]+"?', re.I),
-        "the secret differs from the password the database has (POSTGRES_PASSWORD is read "
-        "only when its volume is empty: change it in the database first, then the secret)",
+        "the secret differs from the password the database has (POSTGRES_PASSWORD or "
+        "POSTGRES_PASSWORD_FILE is read only when its volume is empty: change it in the "
+        "database first, then the secret)",
     ),
     (
         re.compile(r'could not translate host name "?[\w.-]+"?', re.I),

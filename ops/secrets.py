@@ -51,6 +51,16 @@ def ensure_secrets(directory: Path) -> list[Path]:
     return created
 
 
+def replace_secret(path: Path, content: str) -> None:
+    """Replace a secret file whole: a new file, renamed over the old one. A running container
+    keeps the file it has mounted (a bind mount holds the old file, not the name); every
+    container started afterwards mounts the new one."""
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)  # left by an interrupted replacement
+    _write_new(new, content)
+    new.replace(path)
+
+
 def ensure_tls_certificate(directory: Path, hostname: str = "localhost") -> list[Path]:
     """A self-signed certificate for `hostname` when none is there; real ones replace it."""
     _private_directory(directory)

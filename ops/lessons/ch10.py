@@ -43,19 +43,26 @@ WRITE_DEFAULT = ["touch"]
 ROOT_ENTRYPOINT_CAPS = ["CHOWN", "FOWNER", "SETUID", "SETGID"]
 
 
-def hardened(ctx: LessonContext) -> stack.Stack:
-    """The stage's stack: its own project, port, image tag and settings file; never .env."""
+def compose_stage(root: Path, number: int, port: int, layers: tuple[str, ...]) -> stack.Stack:
+    """A stage of the project's compose.yaml with `layers` over it (this chapter's and the
+    ones after it): its own project `driftwood-stage-NN`, nginx on 127.0.0.1:`port`, images
+    tagged `stage-NN` and its own settings file; never the learner's .env."""
     return stack.Stack(
-        ctx.root,
-        project=PREFIX,
-        layers=(LAYER,),
+        root,
+        project=f"driftwood-stage-{number:02d}",
+        layers=layers,
         overrides=(
             ("DRIFTWOOD_BIND", "127.0.0.1"),
-            ("DRIFTWOOD_HTTP_PORT", str(PORT)),
-            ("DRIFTWOOD_TAG", "stage-10"),
+            ("DRIFTWOOD_HTTP_PORT", str(port)),
+            ("DRIFTWOOD_TAG", f"stage-{number:02d}"),
             ("DRIFTWOOD_SIGNUP_ENABLED", "true"),
         ),
     )
+
+
+def hardened(ctx: LessonContext) -> stack.Stack:
+    """The stage's stack: compose.yaml with compose.security.yaml over it."""
+    return compose_stage(ctx.root, 10, PORT, (LAYER,))
 
 
 def up(ctx: LessonContext) -> str:

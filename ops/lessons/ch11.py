@@ -1,19 +1,22 @@
 """Chapter 11, Observability and operations: logs that stay bounded, health that means
 something, metrics, the engine's own accounting, and a crash loop diagnosed.
 
-The stage is a compose stack (compose.yaml + compose.operations.yaml, project
-driftwood-stage-11). Every claim reads what an operator would read: the json log files under
-the engine's data root, `docker inspect`, `docker stats`, `docker events`, `docker system df`,
-`docker info` and the app's own /healthz, /readyz and /metrics. The crash loop re-runs only
-the stage's one-shot migration job with a rotated password; the app and the database keep
-running untouched.
+The stage is chapter 10's hardened compose stack (compose.yaml + compose.security.yaml) with
+compose.operations.yaml on top, project driftwood-stage-11, nginx on 127.0.0.1:8011. Every
+claim reads what an operator would read: the json log files under the engine's data root,
+`docker inspect`, `docker stats`, `docker events`, `docker system df`, `docker info` and the
+app's own /healthz, /readyz and /metrics, through nginx. The crash loop re-runs only the
+stage's one-shot migration job after a new password replaced the secret file; the app and
+the database keep running untouched, and the file is put back once the job has given up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,16 +29,16 @@ from python_on_whales.exceptions import DockerException
 
 from ops import stack
 from ops.diagnose import diagnose_named
-from ops.lessons import Lesson, LessonContext, Result
-from ops.lessons.ch04 import build
+from ops.lessons import Lesson, LessonContext, Result, ch10
 from ops.lessons.probes import container, http_status, remove_container, wait_for
-from ops.secrets import ensure_secrets
+from ops.secrets import GENERATORS, replace_secret
 
-PROJECT = "driftwood-stage-11"
-LAYERS = ("compose.operations.yaml",)  # over the stage's compose.yaml
-IMAGE = "driftwood:stage-11"
+NUMBER = 11
+PROJECT = f"driftwood-stage-{NUMBER:02d}"
+# Over the stage's compose.yaml: chapter 10's hardening, then this chapter's layer.
+LAYERS = (ch10.LAYER, "compose.operations.yaml")
 PORT = 8011
-URL = f"http://127.0.0.1:{PORT}/"
+URL = f"http://127.0.0.1:{PORT}/"  # nginx, the stack's only published port
 APP, DB = f"{PROJECT}-app-1", f"{PROJECT}-db-1"
 MIGRATE = f"{PROJECT}-migrate-1"
 # Four runs of the job (on-failure:3) and the engine's back-off, on a busy 2-core host.
@@ -61,21 +64,18 @@ UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]?)b?")
 
 
-def stage_stack(root: Path, project: str = PROJECT, **settings: str) -> stack.Stack:
-    """The stage's compose stack, with its settings (port, secrets folder) as overrides."""
-    values = {"DRIFTWOOD_HTTP_PORT": str(PORT), **settings}
-    return stack.Stack(
-        root, project=project, layers=LAYERS, overrides=tuple(sorted(values.items()))
-    )
+def stage_stack(root: Path) -> stack.Stack:
+    """The stage's compose stack: chapter 10's, with the operations layer on top."""
+    return ch10.compose_stage(root, NUMBER, PORT, LAYERS)
 
 
 def up(ctx: LessonContext) -> str:
     the_stack = stage_stack(ctx.root)
-    stack.down(the_stack)  # fresh containers every time; the database volume stays
-    build(ctx.docker, ctx.root, "Dockerfile", IMAGE, target="runtime")
+    # Fresh containers (new logs, restart counts at 0) every time; the database volume stays.
+    stack.down(the_stack)
     stack.prepare(the_stack, ctx.docker)
-    stack.up(the_stack, build=False)
-    return f"the app: {URL} (compose project {PROJECT}: compose.yaml + {' + '.join(LAYERS)})"
+    stack.up(the_stack)
+    return f"the stack: {URL} (compose project {PROJECT}: compose.yaml + {' + '.join(LAYERS)})"
 
 
 def down(ctx: LessonContext) -> str:
@@ -88,39 +88,44 @@ LESSON = Lesson(chapter=11, title="Observability and operations", up=up, down=do
 
 # --- the crash loop: a password rotated in the secret file, not in the database ----------
 
-
-def _rotated_secrets(root: Path) -> Path:
-    return root / ".cache" / f"{PROJECT}-rotated" / "secrets"
+ROTATED = "db_password.txt"  # in secrets/; the containers read /run/secrets/db_password
 
 
-def _use_settings(the_stack: stack.Stack) -> None:
-    """Write the stack's settings file only: `stage.up` made the rest (generated env, secrets)."""
-    stack.write_env_file(the_stack.settings_file, dict(the_stack.overrides))
+@contextlib.contextmanager
+def rotated_password(root: Path) -> Iterator[Path]:
+    """secrets/db_password.txt replaced by a new random password (a "rotation" the database,
+    initialised with the old one, never heard of), and put back afterwards. The running app
+    and database keep the file they were started with; a container started meanwhile (or
+    restarted: the engine mounts the path again on every start) reads the new one."""
+    path = root / "secrets" / ROTATED
+    if not path.exists():
+        raise FileNotFoundError(f"no {path}: invoke stage.up {NUMBER} first")
+    kept = path.read_text(encoding="ascii").rstrip("\n")
+    replace_secret(path, GENERATORS[ROTATED]())
+    try:
+        yield path
+    finally:
+        replace_secret(path, kept)
 
 
 def start_crash_loop(docker: DockerClient, root: Path) -> str:
-    """Re-run the running stage's migration job with a new password in its secret file (a
-    "rotation" the database, initialised with the old one, never heard of); return the job's
-    container once its restart policy has given up and its log is complete."""
+    """Re-run the running stage's migration job with a rotated secret file; return the
+    job's container once its restart policy has given up and its log is complete (the
+    secret file is the old one again by then)."""
     container(docker, DB)  # the stage must be up: a clear error otherwise
-    rotated = stage_stack(root, DRIFTWOOD_SECRETS=str(_rotated_secrets(root)))
-    _rotated_secrets(root).parent.mkdir(parents=True, exist_ok=True)
-    ensure_secrets(_rotated_secrets(root))  # new random secrets, once
-    _use_settings(rotated)
-    try:
-        # Only the job: the database keeps running with the password it was created with.
-        rotated.client().compose.up(
-            ["migrate"], detach=True, quiet=True, dependencies=False, force_recreate=True
-        )
-    finally:
-        _use_settings(stage_stack(root))
 
     def gave_up() -> bool:
         job = docker.container.inspect(MIGRATE)
         retries = job.host_config.restart_policy.maximum_retry_count or 0
         return job.state.status == "exited" and job.restart_count >= retries
 
-    wait_for(f"{MIGRATE} to stop restarting", gave_up, CRASH_LOOP_TIMEOUT)
+    with rotated_password(root):
+        # Only the job: the database keeps running with the password it was created with.
+        stage_stack(root).client().compose.up(
+            ["migrate"], detach=True, quiet=True, dependencies=False, force_recreate=True
+        )
+        # Every restart mounts the file again: it stays rotated until the policy gives up.
+        wait_for(f"{MIGRATE} to stop restarting", gave_up, CRASH_LOOP_TIMEOUT)
     settled_size(docker, MIGRATE)  # the logging driver may still be writing the last lines
     return MIGRATE
 
@@ -178,6 +183,7 @@ def settled_size(docker: DockerClient, name: str) -> int:
 def logs_stay_bounded(ctx: LessonContext) -> Result:
     docker = ctx.docker
     app = container(docker, APP)
+    image = app.config.image  # the stage's app image, as compose tagged it
     options = dict(app.host_config.log_config.config or {})
     cap = log_cap(options)
     if cap is None:
@@ -187,7 +193,7 @@ def logs_stay_bounded(ctx: LessonContext) -> Result:
         # The engine's default: json-file, no options. It writes the same burst and exits
         # (detached: the burst goes to its log, not through this client).
         docker.run(
-            IMAGE,
+            image,
             ["-c", BURST, str(BURST_LINES)],
             entrypoint="python",
             name=UNBOUNDED,
@@ -290,8 +296,8 @@ def scrape() -> str:
 @LESSON.claim(
     "/metrics counts every request once, whichever gunicorn worker answered it: N requests "
     "raise the counter by N.",
-    hint="PROMETHEUS_MULTIPROC_DIR (a tmpfs in compose.operations.yaml) lets the workers "
-    "share counters; without it each scrape shows one worker's share.",
+    hint="PROMETHEUS_MULTIPROC_DIR (a tmpfs, both in compose.yaml) lets the workers share "
+    "counters; without it each scrape shows one worker's share.",
 )
 def metrics_count_requests(ctx: LessonContext) -> Result:
     before = request_count(scrape(), COUNTED_ENDPOINT)
@@ -391,10 +397,12 @@ def follow_events(docker: DockerClient, name: str, seconds: float) -> list[str]:
 
 
 @LESSON.claim(
-    "A job started with a rotated database password crash-loops, and `invoke diagnose` names "
-    "the cause (password authentication failed) with the exit code and restart count.",
+    "A job started after a new password replaced the secret file crash-loops, and `invoke "
+    "diagnose` names the cause (password authentication failed) with the exit code and "
+    "restart count.",
     hint="ops/diagnose.py reads `docker inspect` (State.ExitCode, RestartCount, OOMKilled) and "
-    "the last log lines; POSTGRES_PASSWORD(_FILE) applies only to an empty volume.",
+    "the last log lines; POSTGRES_PASSWORD_FILE is read only when the volume is empty: "
+    "change the password in the database (ALTER ROLE) first, then secrets/db_password.txt.",
 )
 def crash_loop_diagnosed(ctx: LessonContext) -> Result:
     docker = ctx.docker

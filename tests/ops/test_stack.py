@@ -25,6 +25,17 @@ def test_secrets_are_generated_once_private_and_never_overwritten(tmp_path):
     assert {p.read_text() for p in other}.isdisjoint(values.values())
 
 
+def test_a_replaced_secret_is_a_new_file_and_the_old_one_stays_readable(tmp_path):
+    directory = tmp_path / "secrets"
+    path = secrets.ensure_secrets(directory)[0]
+    with path.open() as mounted:  # what a running container's bind mount holds
+        secrets.replace_secret(path, "rotated")
+        assert mounted.read() != "rotated\n"
+    assert path.read_text() == "rotated\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert sorted(p.name for p in directory.iterdir()) == ["db_password.txt", "secret_key.txt"]
+
+
 def test_tls_certificate_is_self_signed_once(tmp_path):
     made = secrets.ensure_tls_certificate(tmp_path / "secrets")
     assert [p.name for p in made] == ["tls.crt", "tls.key"]

@@ -245,14 +245,12 @@ def signature_verifies(ctx: LessonContext) -> Result:
         sign.ensure_dev_keys(other)
         try:
             sign.verify(reference, other.public, require_sbom=False)
-        except sign.SigningError as exc:
-            # cosign's own reason, between the public key's path and our advice.
-            reason = re.search(r"against \S+: (.*?)\. It is unsigned", str(exc))
-            refused = "REFUSED: " + (reason[1] if reason else str(exc))
+        except sign.Refused as exc:
+            refused, cause = f"REFUSED ({exc.cause}): {exc.reason}", exc.cause
         else:
-            refused = ""
+            refused, cause = "", ""
     return Result.expect(
-        bool(refused),
+        cause == "mismatch",
         f"{reference} verified in {seconds:.1f} s; another key pair: "
         f"{refused or 'verified too (wrong)'}",
         verify_s=round(seconds, 2),
@@ -315,9 +313,11 @@ def scan_gate(ctx: LessonContext) -> Result:
 
 @LESSON.claim(
     "An unsigned image re-pushed under the same tag is refused: `invoke stage.up 9` stops "
-    "before running it, and the stage keeps running the verified digest.",
+    "before running it, names the cause (no signature) with advice that never says to sign "
+    "it, and the stage keeps running the verified digest.",
     hint="ops/sign.py verify(): the tag is resolved to its digest now and that digest "
-    "verified; compose gets the digest, so moving the tag later changes nothing running",
+    "verified; compose gets the digest, so moving the tag later changes nothing running; "
+    "REFUSALS there holds the advice per cause",
 )
 def unsigned_repush_refused(ctx: LessonContext) -> Result:
     the_stage = stage(ctx)
@@ -333,19 +333,25 @@ def unsigned_repush_refused(ctx: LessonContext) -> Result:
         extra_args={"REVISION": "rebuilt-unsigned"},
         push_to=tag,
     ).digest
+    refusal: sign.Refused | None = None
     try:
         up(ctx)
-    except sign.SigningError as exc:
-        refusal = str(exc)
-    else:
-        refusal = ""
+    except sign.Refused as exc:
+        refusal = exc
     finally:
         # Put the tag back on the signed index and delete the unsigned one from the registry.
         ctx.docker.buildx.imagetools.create(sources=[signed], tags=[tag])
         push.registry_get(LOCAL_REGISTRY, f"{PREFIX}/manifests/{rogue}", method="DELETE")
     still = runs_verified_digest(ctx)
-    shown = refusal.split(" Re-sign")[0] or "ran it (wrong)"
+    # The advice for an unsigned image: never to sign it (that would bless the rogue push).
+    advice = str(refusal).partition(f"{refusal.reason}. ")[2] if refusal else ""
+    shown = f"REFUSED ({refusal.cause}): {refusal.reason}" if refusal else "ran it (wrong)"
     return Result.expect(
-        refusal.startswith("REFUSED") and still.passed,
-        f"pushed {rogue} as {the_stage.tag}; stage.up: {shown}; after: {still.observed}",
+        refusal is not None
+        and refusal.cause == "unsigned"
+        and "sign them to get past" in advice
+        and "image.sign" not in advice
+        and still.passed,
+        f"pushed {rogue} as {the_stage.tag}; stage.up: {shown}; advice: "
+        f"{advice.split(': ')[0] or '-'}; after: {still.observed}",
     )

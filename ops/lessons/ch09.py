@@ -5,7 +5,8 @@ signed with the stage's key: build for this host, scan it (the gate: nothing is 
 when the scan contradicts stage.toml), push amd64 and arm64 as one index under the tagging
 scheme's tags, sign the index digest and attest its SBOM. Then it deploys, as a production
 host would: it resolves the moving tag `stage-09` to the digest it names now, verifies that
-digest's signature and SBOM attestation, and runs the stack with exactly that digest.
+digest's signature and SBOM attestation, and runs chapter 08's stack (compose.yaml, nginx in
+front) with compose.registry.yaml swapping the app's build for exactly that digest.
 Whatever the tag says afterwards, nothing unverified runs.
 """
 
@@ -20,13 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import DockerClient
-
 from ops import push, scan, sign, stack
-from ops.baseimages import resolve_refs
 from ops.build import build_stage, local_tag
 from ops.lessons import Lesson, LessonContext, Result
-from ops.lessons.probes import generated_secret, http_status, state_dir
+from ops.lessons.composestage import SECRETS
+from ops.lessons.probes import generated_secret, http_status, published_ports, state_dir
 from ops.push import LOCAL_REGISTRY
 from ops.scan.model import ScanReport, compare
 from ops.stages import MANIFEST, Outcome, Stage, load_stage
@@ -34,7 +33,10 @@ from ops.version import source_version
 
 PREFIX = "driftwood-stage-09"
 REPOSITORY = f"{LOCAL_REGISTRY}/{PREFIX}"
-URL = "http://127.0.0.1:8009/"
+PORT = 8009
+URL = f"http://127.0.0.1:{PORT}/"
+# This chapter's layer over chapter 08's compose.yaml.
+LAYER = "compose.registry.yaml"
 PLATFORMS = ("linux/amd64", "linux/arm64")
 # What `uname -m` calls each platform's CPU.
 MACHINES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
@@ -86,24 +88,15 @@ def verified(ctx: LessonContext) -> sign.Verified:
     return sign.verify(tag, sign.public_key(keys(ctx)))
 
 
-def compose(ctx: LessonContext, app_image: str | None = None) -> DockerClient:
-    """The stage's compose project; with `app_image`, its settings file is written first."""
-    settings = state_dir(ctx.root) / "compose.env"
+def stage_stack(ctx: LessonContext, app_image: str | None = None) -> stack.Stack:
+    """Chapter 08's stack with this chapter's layer, under the stage's own project, port and
+    settings file (never .env); `app_image` is the verified digest the settings will hold."""
+    values = {name: generated_secret(ctx.root, kept) for name, kept in SECRETS.items()}
+    values |= {"DRIFTWOOD_BIND": "127.0.0.1", "DRIFTWOOD_HTTP_PORT": str(PORT)}
     if app_image:
-        stack.write_env_file(
-            settings,
-            {
-                "DRIFTWOOD_APP_IMAGE": app_image,
-                "POSTGRES_IMAGE": resolve_refs(ctx.docker)["POSTGRES_IMAGE"],
-                "DRIFTWOOD_DATABASE_PASSWORD": generated_secret(ctx.root, "db-password"),
-                "DRIFTWOOD_SECRET_KEY": generated_secret(ctx.root, "secret-key"),
-            },
-        )
-    return DockerClient(
-        compose_files=[ctx.root / "compose.yaml"],
-        compose_project_name=PREFIX,
-        compose_project_directory=ctx.root,
-        compose_env_files=[settings] if settings.exists() else [],
+        values["DRIFTWOOD_APP_IMAGE"] = app_image
+    return stack.Stack(
+        ctx.root, project=PREFIX, layers=(LAYER,), overrides=tuple(sorted(values.items()))
     )
 
 
@@ -112,16 +105,19 @@ def up(ctx: LessonContext) -> str:
     if not published(ctx):
         publish(ctx, print)
     image = verified(ctx).reference  # raises SigningError (REFUSED ...): nothing runs
-    client = compose(ctx, image)
-    client.compose.up(detach=True, wait=True, wait_timeout=stack.WAIT_TIMEOUT, quiet=True)
-    problems = stack.unhealthy(client.compose.ps(all=True))
-    if problems:
-        raise stack.StackError("; ".join(problems) + f": see `docker compose -p {PREFIX} logs`")
-    return f"verified and running {image}\nthe app: {URL} (compose project {PREFIX})"
+    run = stage_stack(ctx, image)
+    # The pinned nginx and PostgreSQL images, then the settings with the digest in them.
+    stack.write_env_file(run.generated_env, stack.stack_variables(ctx.docker, ctx.root))
+    stack.write_env_file(run.settings_file, dict(run.overrides))
+    stack.up(run, build=False)
+    return f"verified and running {image}\nthe app, through nginx: {URL} (compose project {PREFIX})"
 
 
 def down(ctx: LessonContext) -> str:
-    compose(ctx).compose.down(volumes=True, remove_orphans=True)
+    run = stage_stack(ctx)
+    if not run.settings_file.exists():  # compose cannot even read the files without it
+        return f"nothing to remove: {PREFIX} was never started from {ctx.root}"
+    stack.down(run, volumes=True)
     return f"removed compose project {PREFIX} and its database volume; the registry keeps the image"
 
 
@@ -155,20 +151,26 @@ def sbom_python_packages(sbom: dict[str, Any]) -> dict[str, str]:
 
 
 @LESSON.claim(
-    "The stage runs the app by digest, the digest whose signature verified, and it answers.",
-    hint=f"invoke stage.up 9; `docker compose -p {PREFIX} ps`: the app's image is "
-    f"{REPOSITORY}@sha256:..., never a tag",
+    "The stage is chapter 08's stack with nginx in front, its only published port; the app "
+    "and the migration job run by digest, the digest whose signature verified, and the app "
+    "answers through nginx.",
+    hint=f"invoke stage.up 9; `docker compose -p {PREFIX} ps --all`: the app's and the job's "
+    f"image is {REPOSITORY}@sha256:..., never a tag (compose.registry.yaml)",
 )
 def runs_verified_digest(ctx: LessonContext) -> Result:
-    client = compose(ctx)
-    apps = [c for c in client.compose.ps() if c.name.startswith(f"{PREFIX}-app")]
-    if not apps:
-        return Result(False, f"no app container in project {PREFIX}: run invoke stage.up 9")
-    running = apps[0].config.image
+    containers = stage_stack(ctx).client().compose.ps(all=True)
+    services = {c.config.labels["com.docker.compose.service"]: c for c in containers}
+    if not {"nginx", "app", "migrate", "db"} <= set(services):
+        return Result(False, f"services {sorted(services)} in {PREFIX}: run invoke stage.up 9")
+    images = {services[name].config.image for name in ("app", "migrate")}
+    published = published_ports(containers)
     status = http_status(URL + "readyz")
     return Result.expect(
-        running == _verified(ctx).reference and status == 200,
-        f"{apps[0].name} runs {running}; /readyz {status}",
+        images == {_verified(ctx).reference}
+        and published == [f"{PREFIX}-nginx-1 8080/tcp on 127.0.0.1:{PORT}"]
+        and status == 200,
+        f"app and migrate run {', '.join(sorted(images))}; published: "
+        f"{'; '.join(published) or 'nothing'}; {URL}readyz through nginx {status}",
     )
 
 

@@ -104,7 +104,7 @@ def up(ctx: LessonContext) -> str:
     """Publish this commit if needed, then run only what `stage-09` names, verified."""
     if not published(ctx):
         publish(ctx, print)
-    image = verified(ctx).reference  # raises SigningError (REFUSED ...): nothing runs
+    image = verified(ctx).reference  # raises sign.Refused (cause, advice): nothing runs
     run = stage_stack(ctx, image)
     # The pinned nginx and PostgreSQL images, then the settings with the digest in them.
     stack.write_env_file(run.generated_env, stack.stack_variables(ctx.docker, ctx.root))

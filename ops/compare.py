@@ -8,10 +8,12 @@ is cheap to regenerate; `measure` records the two build timings it needs.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,14 @@ from python_on_whales.exceptions import DockerException
 from rich.table import Table
 
 from ops.build import build_stage, change_for_rebuild
+from ops.stack import read_env_file
 from ops.stages import Stage
 from ops.version import SourceVersion
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
+# `${NAME:?message}` or `${NAME?message}`: compose will not load the file without NAME.
+REQUIRED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):?\?")
+PLACEHOLDER = "placeholder-for-compare"
 
 
 @dataclass
@@ -63,15 +69,37 @@ def hardening(services: dict[str, Any]) -> tuple[str, str]:
     return f"{read_only}/{len(running)}", caps
 
 
+def placeholders(compose_texts: Iterable[str], known: Iterable[str]) -> dict[str, str]:
+    """A stand-in value for each variable the compose files require (`${NAME:?message}`,
+    `${NAME?message}`) that `known` (the environment, the stage's .env) does not set."""
+    required = {name for text in compose_texts for name in REQUIRED.findall(text)}
+    return dict.fromkeys(sorted(required - set(known)), PLACEHOLDER)
+
+
 def compose_services(stage: Stage) -> dict[str, Any]:
-    """The merged compose model (compose itself merges the files); {} when it cannot."""
-    client = DockerClient(
-        compose_files=list(stage.compose_files), compose_project_directory=stage.root
-    )
-    try:
-        return client.compose.config(return_json=True)["services"]  # type: ignore[index]
-    except (DockerException, KeyError, TypeError):
-        return {}
+    """The merged compose model (compose itself merges the files); {} when it cannot.
+
+    Some variables exist only when the stage runs (its secrets; chapter 09's verified
+    digest, which `invoke stage.up 9` sets), and compose refuses to load files that require
+    them. None of them decides what this report reads (read-only, capabilities, restart),
+    so each one unset gets a placeholder for this one read.
+    """
+    files = list(stage.compose_files)
+    settings = stage.root / ".env"  # what compose reads by default, kept ahead of ours
+    known = set(os.environ) | set(read_env_file(settings) if settings.is_file() else {})
+    missing = placeholders((path.read_text() for path in files if path.is_file()), known)
+    with tempfile.TemporaryDirectory(prefix="driftwood-compare-") as tmp:
+        stand_ins = Path(tmp) / "placeholders.env"
+        stand_ins.write_text("".join(f"{name}={value}\n" for name, value in missing.items()))
+        client = DockerClient(
+            compose_files=files,
+            compose_project_directory=stage.root,
+            compose_env_files=[p for p in (settings, stand_ins) if p.is_file()],
+        )
+        try:
+            return client.compose.config(return_json=True)["services"]  # type: ignore[index]
+        except (DockerException, KeyError, TypeError):
+            return {}
 
 
 def collect(stage: Stage, reports: Path, services: dict[str, Any] | None) -> StageRow:

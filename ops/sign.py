@@ -38,6 +38,56 @@ class SigningError(Exception):
     """Signing could not happen, or verification refused the image; the message says why."""
 
 
+# Why cosign refuses an image, by the words of its error, and what to do about each cause.
+# None of the advice is "sign it": a signature added after the fact would bless whatever the
+# tag was moved to, which is exactly what verification is there to catch.
+REFUSALS: dict[str, tuple[str, str]] = {
+    "unsigned": (
+        "no signatures found",
+        "Nobody signed these bytes: they were pushed outside the release pipeline. Do not "
+        "run them, and do not sign them to get past this check: find out who pushed them, "
+        "run a digest that verifies (a rollback names the last good one: `--ref "
+        "REPO@sha256:...`), and ship a change by publishing it through the pipeline (build, "
+        "scan, push, sign).",
+    ),
+    "mismatch": (
+        "no matching signatures",
+        "It carries a signature, but none verifies with {public}: signed with another key, "
+        "or the image or its signature changed after signing. If {public} is not the public "
+        "half of the key that signs releases, set COSIGN_PUBLIC_KEY to the right one; if it "
+        "is, treat the image as tampered: do not run it, run a digest that verifies.",
+    ),
+    "key": (
+        "loading public key",
+        "cosign could not read the public key {public}, so the image was not checked: set "
+        "COSIGN_PUBLIC_KEY to the public half of the key that signs releases (a cosign.pub "
+        "PEM file).",
+    ),
+}
+UNKNOWN_REFUSAL = (
+    "Nothing runs until it verifies: fix what cosign names (is the registry reachable, the "
+    "reference right?) and verify again."
+)
+
+
+class Refused(SigningError):
+    """cosign refused the image's signature: `cause` is a key of REFUSALS, or "unknown"."""
+
+    def __init__(self, reference: str, digest_ref: str, public: Path, reason: str) -> None:
+        self.reason = reason
+        self.cause = refusal_cause(reason)
+        advice = REFUSALS[self.cause][1] if self.cause in REFUSALS else UNKNOWN_REFUSAL
+        super().__init__(
+            f"REFUSED {reference} ({digest_ref}): cosign verify with {public}: {reason}. "
+            + advice.format(public=public)
+        )
+
+
+def refusal_cause(reason: str) -> str:
+    """The cause cosign's error names: a key of REFUSALS, else "unknown"."""
+    return next((cause for cause, (words, _) in REFUSALS.items() if words in reason), "unknown")
+
+
 @dataclass(frozen=True)
 class Keys:
     private: str  # a path, or env://COSIGN_KEY
@@ -108,8 +158,10 @@ def ensure_dev_keys(keys: Keys) -> None:
 def public_key(keys: Keys) -> Path:
     if not keys.public.is_file():
         raise SigningError(
-            f"no public key at {keys.public}: set COSIGN_PUBLIC_KEY, or sign an image first "
-            "to generate the development key pair"
+            f"no public key at {keys.public}, so nothing can be verified and nothing runs: "
+            "set COSIGN_PUBLIC_KEY to the public half of the key that signed the image (a "
+            "cosign.pub file). A development pair lives only in the checkout that made it "
+            "(its .cache/cosign/); a new pair verifies nothing signed before."
         )
     return keys.public
 
@@ -144,18 +196,16 @@ class Verified:
 
 
 def verify(reference: str, public: Path, require_sbom: bool = True) -> Verified:
-    """Verify what `reference` names now; raise SigningError with the reason if refused."""
+    """Verify what `reference` names now; raise Refused (a SigningError) naming the cause and
+    what to do about it when the signature does not verify."""
     registry, repository, _ = split_reference(reference)
     digest_ref = f"{registry}/{repository}@{resolve_digest(reference)}"
     common = ["--key", str(public), "--insecure-ignore-tlog=true"]
     proc = _run(["verify", *common, digest_ref])
     if proc.returncode != 0:
-        reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no output"
-        raise SigningError(
-            f"REFUSED {reference} ({digest_ref}): its signature does not verify against "
-            f"{public}: {reason}. It is unsigned, or was replaced after signing; "
-            "do not run it. Re-sign the intended image with `invoke image.sign`."
-        )
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no output"
+        reason = last.removeprefix("error during command execution: ")
+        raise Refused(reference, digest_ref, public, reason)
     sbom = None
     if require_sbom:
         proc = _run(["verify-attestation", *common, "--type", "cyclonedx", digest_ref])

@@ -36,6 +36,7 @@ from ops.lessons.probes import (
     namespaces,
     postgres_reply,
     postgres_reply_from,
+    published_ports,
     remove_container,
 )
 
@@ -192,12 +193,7 @@ def answers_through_nginx(ctx: LessonContext) -> Result:
     "127.0.0.1:8007:8080`; a port published without an address listens on every interface.",
 )
 def one_published_port(ctx: LessonContext) -> Result:
-    published = []
-    for name in STAGE.containers:
-        ports = container(ctx.docker, name).network_settings.ports or {}
-        for port, bindings in ports.items():
-            for binding in bindings or []:
-                published.append(f"{name} {port} on {binding['HostIp']}:{binding['HostPort']}")
+    published = published_ports(container(ctx.docker, name) for name in STAGE.containers)
     expected = [f"{STAGE.nginx} 8080/tcp on 127.0.0.1:{STAGE.port}"]
     return Result.expect(
         published == expected,

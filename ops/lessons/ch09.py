@@ -5,7 +5,8 @@ signed with the stage's key: build for this host, scan it (the gate: nothing is 
 when the scan contradicts stage.toml), push amd64 and arm64 as one index under the tagging
 scheme's tags, sign the index digest and attest its SBOM. Then it deploys, as a production
 host would: it resolves the moving tag `stage-09` to the digest it names now, verifies that
-digest's signature and SBOM attestation, and runs the stack with exactly that digest.
+digest's signature and SBOM attestation, and runs chapter 08's stack (compose.yaml, nginx in
+front) with compose.registry.yaml swapping the app's build for exactly that digest.
 Whatever the tag says afterwards, nothing unverified runs.
 """
 
@@ -20,13 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import DockerClient
-
 from ops import push, scan, sign, stack
-from ops.baseimages import resolve_refs
 from ops.build import build_stage, local_tag
 from ops.lessons import Lesson, LessonContext, Result
-from ops.lessons.probes import generated_secret, http_status, state_dir
+from ops.lessons.composestage import SECRETS
+from ops.lessons.probes import generated_secret, http_status, published_ports, state_dir
 from ops.push import LOCAL_REGISTRY
 from ops.scan.model import ScanReport, compare
 from ops.stages import MANIFEST, Outcome, Stage, load_stage
@@ -34,7 +33,10 @@ from ops.version import source_version
 
 PREFIX = "driftwood-stage-09"
 REPOSITORY = f"{LOCAL_REGISTRY}/{PREFIX}"
-URL = "http://127.0.0.1:8009/"
+PORT = 8009
+URL = f"http://127.0.0.1:{PORT}/"
+# This chapter's layer over chapter 08's compose.yaml.
+LAYER = "compose.registry.yaml"
 PLATFORMS = ("linux/amd64", "linux/arm64")
 # What `uname -m` calls each platform's CPU.
 MACHINES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
@@ -86,24 +88,15 @@ def verified(ctx: LessonContext) -> sign.Verified:
     return sign.verify(tag, sign.public_key(keys(ctx)))
 
 
-def compose(ctx: LessonContext, app_image: str | None = None) -> DockerClient:
-    """The stage's compose project; with `app_image`, its settings file is written first."""
-    settings = state_dir(ctx.root) / "compose.env"
+def stage_stack(ctx: LessonContext, app_image: str | None = None) -> stack.Stack:
+    """Chapter 08's stack with this chapter's layer, under the stage's own project, port and
+    settings file (never .env); `app_image` is the verified digest the settings will hold."""
+    values = {name: generated_secret(ctx.root, kept) for name, kept in SECRETS.items()}
+    values |= {"DRIFTWOOD_BIND": "127.0.0.1", "DRIFTWOOD_HTTP_PORT": str(PORT)}
     if app_image:
-        stack.write_env_file(
-            settings,
-            {
-                "DRIFTWOOD_APP_IMAGE": app_image,
-                "POSTGRES_IMAGE": resolve_refs(ctx.docker)["POSTGRES_IMAGE"],
-                "DRIFTWOOD_DATABASE_PASSWORD": generated_secret(ctx.root, "db-password"),
-                "DRIFTWOOD_SECRET_KEY": generated_secret(ctx.root, "secret-key"),
-            },
-        )
-    return DockerClient(
-        compose_files=[ctx.root / "compose.yaml"],
-        compose_project_name=PREFIX,
-        compose_project_directory=ctx.root,
-        compose_env_files=[settings] if settings.exists() else [],
+        values["DRIFTWOOD_APP_IMAGE"] = app_image
+    return stack.Stack(
+        ctx.root, project=PREFIX, layers=(LAYER,), overrides=tuple(sorted(values.items()))
     )
 
 
@@ -111,17 +104,20 @@ def up(ctx: LessonContext) -> str:
     """Publish this commit if needed, then run only what `stage-09` names, verified."""
     if not published(ctx):
         publish(ctx, print)
-    image = verified(ctx).reference  # raises SigningError (REFUSED ...): nothing runs
-    client = compose(ctx, image)
-    client.compose.up(detach=True, wait=True, wait_timeout=stack.WAIT_TIMEOUT, quiet=True)
-    problems = stack.unhealthy(client.compose.ps(all=True))
-    if problems:
-        raise stack.StackError("; ".join(problems) + f": see `docker compose -p {PREFIX} logs`")
-    return f"verified and running {image}\nthe app: {URL} (compose project {PREFIX})"
+    image = verified(ctx).reference  # raises sign.Refused (cause, advice): nothing runs
+    run = stage_stack(ctx, image)
+    # The pinned nginx and PostgreSQL images, then the settings with the digest in them.
+    stack.write_env_file(run.generated_env, stack.stack_variables(ctx.docker, ctx.root))
+    stack.write_env_file(run.settings_file, dict(run.overrides))
+    stack.up(run, build=False)
+    return f"verified and running {image}\nthe app, through nginx: {URL} (compose project {PREFIX})"
 
 
 def down(ctx: LessonContext) -> str:
-    compose(ctx).compose.down(volumes=True, remove_orphans=True)
+    run = stage_stack(ctx)
+    if not run.settings_file.exists():  # compose cannot even read the files without it
+        return f"nothing to remove: {PREFIX} was never started from {ctx.root}"
+    stack.down(run, volumes=True)
     return f"removed compose project {PREFIX} and its database volume; the registry keeps the image"
 
 
@@ -155,20 +151,26 @@ def sbom_python_packages(sbom: dict[str, Any]) -> dict[str, str]:
 
 
 @LESSON.claim(
-    "The stage runs the app by digest, the digest whose signature verified, and it answers.",
-    hint=f"invoke stage.up 9; `docker compose -p {PREFIX} ps`: the app's image is "
-    f"{REPOSITORY}@sha256:..., never a tag",
+    "The stage is chapter 08's stack with nginx in front, its only published port; the app "
+    "and the migration job run by digest, the digest whose signature verified, and the app "
+    "answers through nginx.",
+    hint=f"invoke stage.up 9; `docker compose -p {PREFIX} ps --all`: the app's and the job's "
+    f"image is {REPOSITORY}@sha256:..., never a tag (compose.registry.yaml)",
 )
 def runs_verified_digest(ctx: LessonContext) -> Result:
-    client = compose(ctx)
-    apps = [c for c in client.compose.ps() if c.name.startswith(f"{PREFIX}-app")]
-    if not apps:
-        return Result(False, f"no app container in project {PREFIX}: run invoke stage.up 9")
-    running = apps[0].config.image
+    containers = stage_stack(ctx).client().compose.ps(all=True)
+    services = {c.config.labels["com.docker.compose.service"]: c for c in containers}
+    if not {"nginx", "app", "migrate", "db"} <= set(services):
+        return Result(False, f"services {sorted(services)} in {PREFIX}: run invoke stage.up 9")
+    images = {services[name].config.image for name in ("app", "migrate")}
+    published = published_ports(containers)
     status = http_status(URL + "readyz")
     return Result.expect(
-        running == _verified(ctx).reference and status == 200,
-        f"{apps[0].name} runs {running}; /readyz {status}",
+        images == {_verified(ctx).reference}
+        and published == [f"{PREFIX}-nginx-1 8080/tcp on 127.0.0.1:{PORT}"]
+        and status == 200,
+        f"app and migrate run {', '.join(sorted(images))}; published: "
+        f"{'; '.join(published) or 'nothing'}; {URL}readyz through nginx {status}",
     )
 
 
@@ -245,14 +247,12 @@ def signature_verifies(ctx: LessonContext) -> Result:
         sign.ensure_dev_keys(other)
         try:
             sign.verify(reference, other.public, require_sbom=False)
-        except sign.SigningError as exc:
-            # cosign's own reason, between the public key's path and our advice.
-            reason = re.search(r"against \S+: (.*?)\. It is unsigned", str(exc))
-            refused = "REFUSED: " + (reason[1] if reason else str(exc))
+        except sign.Refused as exc:
+            refused, cause = f"REFUSED ({exc.cause}): {exc.reason}", exc.cause
         else:
-            refused = ""
+            refused, cause = "", ""
     return Result.expect(
-        bool(refused),
+        cause == "mismatch",
         f"{reference} verified in {seconds:.1f} s; another key pair: "
         f"{refused or 'verified too (wrong)'}",
         verify_s=round(seconds, 2),
@@ -315,9 +315,11 @@ def scan_gate(ctx: LessonContext) -> Result:
 
 @LESSON.claim(
     "An unsigned image re-pushed under the same tag is refused: `invoke stage.up 9` stops "
-    "before running it, and the stage keeps running the verified digest.",
+    "before running it, names the cause (no signature) with advice that never says to sign "
+    "it, and the stage keeps running the verified digest.",
     hint="ops/sign.py verify(): the tag is resolved to its digest now and that digest "
-    "verified; compose gets the digest, so moving the tag later changes nothing running",
+    "verified; compose gets the digest, so moving the tag later changes nothing running; "
+    "REFUSALS there holds the advice per cause",
 )
 def unsigned_repush_refused(ctx: LessonContext) -> Result:
     the_stage = stage(ctx)
@@ -333,19 +335,25 @@ def unsigned_repush_refused(ctx: LessonContext) -> Result:
         extra_args={"REVISION": "rebuilt-unsigned"},
         push_to=tag,
     ).digest
+    refusal: sign.Refused | None = None
     try:
         up(ctx)
-    except sign.SigningError as exc:
-        refusal = str(exc)
-    else:
-        refusal = ""
+    except sign.Refused as exc:
+        refusal = exc
     finally:
         # Put the tag back on the signed index and delete the unsigned one from the registry.
         ctx.docker.buildx.imagetools.create(sources=[signed], tags=[tag])
         push.registry_get(LOCAL_REGISTRY, f"{PREFIX}/manifests/{rogue}", method="DELETE")
     still = runs_verified_digest(ctx)
-    shown = refusal.split(" Re-sign")[0] or "ran it (wrong)"
+    # The advice for an unsigned image: never to sign it (that would bless the rogue push).
+    advice = str(refusal).partition(f"{refusal.reason}. ")[2] if refusal else ""
+    shown = f"REFUSED ({refusal.cause}): {refusal.reason}" if refusal else "ran it (wrong)"
     return Result.expect(
-        refusal.startswith("REFUSED") and still.passed,
-        f"pushed {rogue} as {the_stage.tag}; stage.up: {shown}; after: {still.observed}",
+        refusal is not None
+        and refusal.cause == "unsigned"
+        and "sign them to get past" in advice
+        and "image.sign" not in advice
+        and still.passed,
+        f"pushed {rogue} as {the_stage.tag}; stage.up: {shown}; advice: "
+        f"{advice.split(': ')[0] or '-'}; after: {still.observed}",
     )

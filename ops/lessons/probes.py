@@ -13,7 +13,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -174,6 +174,17 @@ def container(docker: DockerClient, name: str) -> Container:
     if not found.state.running:
         raise LookupError(f"{name} is {found.state.status}: restart it (invoke stage.up)")
     return found
+
+
+def published_ports(containers: Iterable[Container]) -> list[str]:
+    """`NAME PORT on HOST_IP:HOST_PORT` for each port the containers publish on the host, as
+    `docker ps` shows them (a stopped container publishes nothing)."""
+    return [
+        f"{found.name} {port} on {binding['HostIp']}:{binding['HostPort']}"
+        for found in containers
+        for port, bindings in (found.network_settings.ports or {}).items()
+        for binding in bindings or []
+    ]
 
 
 def postgres_reply(host: str, port: int = 5432, timeout: float = 3.0) -> str:

@@ -1,12 +1,27 @@
 """The stage comparison from recorded reports: table cells, Markdown, PNG charts."""
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
-from ops.compare import charts, collect, hardening, markdown, table
+import pytest
+
+from ops.compare import (
+    PLACEHOLDER,
+    charts,
+    collect,
+    compose_services,
+    hardening,
+    markdown,
+    placeholders,
+    table,
+)
 from ops.stages import load_stage
+from tests.conftest import require
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+CHAPTERS = Path(__file__).resolve().parents[2] / "chapters"
 
 
 def record(reports: Path, stage: str, name: str, data: dict) -> None:
@@ -93,3 +108,37 @@ def test_charts_are_png_files(tmp_path: Path) -> None:
     assert [p.name for p in paths] == ["sizes.png", "build-times.png"]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_placeholders_stand_in_for_required_variables_only() -> None:
+    text = (
+        "image: ${APP_IMAGE:?run invoke stage.up 9}\n"
+        "password: ${PASSWORD?}\n"
+        "port: ${PORT:-8009}\n"  # a default: compose needs nothing
+        "key: ${KEY:?set KEY in .env}\n"
+    )
+    assert placeholders([text], known={"KEY"}) == {
+        "APP_IMAGE": PLACEHOLDER,
+        "PASSWORD": PLACEHOLDER,
+    }
+
+
+def test_stage_09_compose_files_are_read_without_its_run_time_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chapter 08's compose.yaml with chapter 09's layer: the digest and the secrets exist
+    only once `invoke stage.up 9` ran, and the report still reads the stack."""
+    require(shutil.which("docker") is not None, "the docker CLI with compose is not installed")
+    for name in ("DRIFTWOOD_APP_IMAGE", "POSTGRES_PASSWORD", "DRIFTWOOD_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    shutil.copy(CHAPTERS / "08-compose/files/compose.yaml", tmp_path)
+    shutil.copy(CHAPTERS / "09-registries/files/compose.registry.yaml", tmp_path)
+    stage = replace(
+        load_stage(DATA / "good-image" / "stage.toml"),
+        manifest=tmp_path / "stage.toml",
+        compose_files=(tmp_path / "compose.yaml", tmp_path / "compose.registry.yaml"),
+    )
+    services = compose_services(stage)
+    assert sorted(services) == ["app", "db", "migrate", "nginx"]
+    assert services["app"]["image"] == PLACEHOLDER and "build" not in services["app"]
+    assert hardening(services) == ("0/3", "drop ALL 0/3")

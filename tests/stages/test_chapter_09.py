@@ -1,6 +1,7 @@
 """Stage 09: one multi-arch index in the local registry, tagged by the scheme, scanned
-before the push, signed and attested by digest; the stack runs only the verified digest,
-and an unsigned image pushed over the tag is refused."""
+before the push, signed and attested by digest; chapter 08's stack (nginx in front) runs
+only the verified digest, and an unsigned image pushed over the tag is refused as
+unsigned, with advice that never says to sign it."""
 
 import contextlib
 import shutil
@@ -18,11 +19,14 @@ pytestmark = [pytest.mark.stage, pytest.mark.docker]
 
 
 def test_chapter_09_lesson_holds(docker) -> None:
-    for name in ("postgres", "debian"):
+    for name in ("postgres", "debian", "nginx"):
         require_image(docker, load_lock()[name].ref)
     require(registry.answering(), f"needs the registry on {registry.ADDRESS}: invoke setup")
     require(shutil.which("cosign") is not None, "needs cosign: invoke setup")
     ctx = stage_context(docker, 9)
+    # A database volume another checkout initialised holds another password: start without.
+    with contextlib.suppress(DockerException):
+        docker.volume.remove(f"{PREFIX}_db-data")
     try:
         with lesson_stage(ctx, 9):
             check_lesson(ctx, 9)

@@ -4,9 +4,10 @@ something, metrics, the engine's own accounting, and a crash loop diagnosed.
 The stage is chapter 10's hardened compose stack (compose.yaml + compose.security.yaml) with
 compose.operations.yaml on top, project driftwood-stage-11, nginx on 127.0.0.1:8011. Every
 claim reads what an operator would read: the json log files under the engine's data root,
-`docker inspect`, `docker stats`, `docker events`, `docker system df`, `docker info` and the
-app's own /healthz, /readyz and /metrics, through nginx. The crash loop re-runs only the
-stage's one-shot migration job after a new password replaced the secret file; the app and
+`docker inspect`, `docker stats`, `docker events`, `docker system df`, `docker info`, the
+app's own /healthz and /readyz through nginx, and /metrics from the app's own port, as a
+scraper on the frontend network reads it (nginx does not serve it). The crash loop re-runs
+only the stage's one-shot migration job after a new password replaced the secret file; the app and
 the database keep running untouched, and the file is put back once the job has given up.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from python_on_whales.exceptions import DockerException
 from ops import stack
 from ops.diagnose import diagnose_named
 from ops.lessons import Lesson, LessonContext, Result, ch10
-from ops.lessons.probes import container, http_status, remove_container, wait_for
+from ops.lessons.probes import container, http_status, remove_container, scrape_metrics, wait_for
 from ops.secrets import GENERATORS, replace_secret
 
 NUMBER = 11
@@ -288,11 +288,6 @@ def request_count(text: str, endpoint: str) -> float:
     )
 
 
-def scrape() -> str:
-    with urllib.request.urlopen(URL + "metrics", timeout=5) as response:  # noqa: S310
-        return response.read().decode()
-
-
 @LESSON.claim(
     "/metrics counts every request once, whichever gunicorn worker answered it: N requests "
     "raise the counter by N.",
@@ -300,10 +295,10 @@ def scrape() -> str:
     "counters; without it each scrape shows one worker's share.",
 )
 def metrics_count_requests(ctx: LessonContext) -> Result:
-    before = request_count(scrape(), COUNTED_ENDPOINT)
+    before = request_count(scrape_metrics(ctx.docker, APP), COUNTED_ENDPOINT)
     with ThreadPoolExecutor(4) as pool:
         statuses = list(pool.map(http_status, [URL + COUNTED_PATH] * REQUESTS))
-    after = request_count(scrape(), COUNTED_ENDPOINT)
+    after = request_count(scrape_metrics(ctx.docker, APP), COUNTED_ENDPOINT)
     return Result.expect(
         after - before == REQUESTS and statuses.count(200) == REQUESTS,
         f"{REQUESTS} GET /{COUNTED_PATH} ({statuses.count(200)} answered 200): "

@@ -187,6 +187,18 @@ def published_ports(containers: Iterable[Container]) -> list[str]:
     ]
 
 
+# What a Prometheus server on the frontend network reads: the app's own port (nginx does not
+# serve /metrics). In Python, as the production image has no shell and no curl.
+SCRAPE = (
+    "import urllib.request as r; print(r.urlopen('http://127.0.0.1:8000/metrics').read().decode())"
+)
+
+
+def scrape_metrics(docker: DockerClient, app: Container | str) -> str:
+    """The app's /metrics text, read from inside its container."""
+    return str(docker.container.execute(app, ["python", "-c", SCRAPE]))
+
+
 def postgres_reply(host: str, port: int = 5432, timeout: float = 3.0) -> str:
     """The first byte `host:port` answers an SSLRequest with, from here ("" if none):
     "S" or "N" only from a PostgreSQL server."""

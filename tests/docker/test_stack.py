@@ -18,7 +18,7 @@ from playwright.sync_api import sync_playwright
 from python_on_whales import DockerClient
 
 from ops import backup
-from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply
+from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply, scrape_metrics
 from ops.stack import Stack, down, prepare, up, url
 from tests.conftest import require
 from tests.docker.stacks import db_addresses, free_port, get_text, postgres_answer, psql
@@ -91,15 +91,8 @@ def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> N
     assert ("Strict-Transport-Security" in headers) == stack.prod
 
 
-# What a Prometheus server on the frontend network would scrape: the app's own port.
-SCRAPE = (
-    "import urllib.request as r; print(r.urlopen('http://127.0.0.1:8000/metrics').read().decode())"
-)
-
-
 def _logins_counted(stack: Stack) -> float:
-    scraped = stack.client().compose.execute("app", ["python", "-c", SCRAPE], tty=False)
-    lines = str(scraped).splitlines()
+    lines = scrape_metrics(stack.client(), stack.client().compose.ps(["app"])[0]).splitlines()
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in lines

@@ -131,7 +131,7 @@ def test_dockerfile_base_defaults_follow_the_lock():
             continue
         pinned = f"{image.ref}@{image.digest}" if image.digest else image.ref
         assert f"ARG {image.variable}={pinned}\n" in dockerfile
-        assert f"FROM ${{{image.variable}}}" in dockerfile
+        assert re.search(rf"^FROM (--platform=\S+ )?\${{{image.variable}}} ", dockerfile, re.M)
 
 
 def test_compose_base_defaults_follow_the_lock(base):

@@ -69,11 +69,12 @@ def debian_packages(root: Path) -> list[dict[str, str]]:
         texts.append(status.read_text(errors="replace"))
     status_d = root / DPKG_STATUS_D
     if status_d.is_dir():
-        # distroless writes <pkg> and sometimes <pkg>.md5sums beside it.
+        # distroless writes <pkg> and sometimes <pkg>.md5sums beside it. Package names
+        # themselves may hold dots (python3.13-minimal, libbz2-1.0).
         texts.extend(
             p.read_text(errors="replace")
             for p in sorted(status_d.iterdir())
-            if p.is_file() and "." not in p.name
+            if p.is_file() and not p.name.endswith(".md5sums")
         )
     packages = []
     for text in texts:

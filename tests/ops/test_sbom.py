@@ -44,6 +44,13 @@ Files: debian/*
 License: GPL-2+
 """
 
+# A package name with a dot: its status.d file is not a .md5sums beside another package.
+PYTHON_MINIMAL = """\
+Package: python3.13-minimal
+Version: 3.13.5-2+deb13u5
+Architecture: amd64
+"""
+
 FLASK = """\
 Metadata-Version: 2.4
 Name: Flask
@@ -68,6 +75,7 @@ def fake_image(root: Path) -> Path:
     put("var/lib/dpkg/status", STATUS)
     put("var/lib/dpkg/status.d/libssl3t64", DISTROLESS)
     put("var/lib/dpkg/status.d/libssl3t64.md5sums", "abc  usr/lib/libssl.so.3\n")
+    put("var/lib/dpkg/status.d/python3.13-minimal", PYTHON_MINIMAL)
     put("usr/share/doc/glibc/copyright", DEP5)
     put("opt/venv/lib/python3.13/site-packages/flask-3.1.2.dist-info/METADATA", FLASK)
     put("usr/lib/python3/dist-packages/typing_extensions-4.15.0.dist-info/METADATA", OLD_STYLE)
@@ -86,7 +94,14 @@ def test_every_debian_and_python_package_with_versions_and_licences(tmp_path: Pa
         "version": "sha256:abc",
     }
     by_name = {c["name"]: c for c in sbom["components"]}
-    assert set(by_name) == {"libc6", "base-files", "libssl3t64", "Flask", "typing_extensions"}
+    assert set(by_name) == {
+        "libc6",
+        "base-files",
+        "libssl3t64",
+        "python3.13-minimal",
+        "Flask",
+        "typing_extensions",
+    }
     libc = by_name["libc6"]
     assert libc["version"] == "2.41-12"
     assert libc["purl"] == "pkg:deb/debian/libc6@2.41-12?arch=amd64"
@@ -108,7 +123,7 @@ def test_every_debian_and_python_package_with_versions_and_licences(tmp_path: Pa
 def test_check_passes_with_both_ecosystems(tmp_path: Path) -> None:
     check = sbom_check(build_sbom(fake_image(tmp_path), "x"))
     assert check.status == "pass"
-    assert check.summary.startswith("3 Debian + 2 Python packages")
+    assert check.summary.startswith("4 Debian + 2 Python packages")
 
 
 def test_check_fails_when_dpkg_records_are_gone(tmp_path: Path) -> None:

@@ -13,8 +13,6 @@ anything partial.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,22 +21,11 @@ from typing import Any
 from python_on_whales import DockerClient
 
 from ops.build import build_stage
+from ops.registry import ADDRESS, RegistryError, call, read_manifest
 from ops.stages import Stage
 from ops.version import SEMVER, SourceVersion
 
-LOCAL_REGISTRY = "127.0.0.1:5000"
-MANIFEST_TYPES = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
-)
-
-
-class RegistryError(Exception):
-    """The registry cannot be reached or does not have what was asked for."""
+LOCAL_REGISTRY = ADDRESS
 
 
 def compute_tags(source: SourceVersion, stage: Stage, latest: bool = False) -> list[str]:
@@ -64,52 +51,24 @@ def split_reference(reference: str) -> tuple[str, str, str]:
     return registry, repository, ref
 
 
-def _url(registry: str, path: str) -> str:
-    # The engine trusts plain HTTP only for registries on the loopback interface.
-    local = registry.split(":")[0] in {"127.0.0.1", "localhost", "[::1]"}
-    return f"{'http' if local else 'https'}://{registry}/v2/{path}"
-
-
-def registry_get(registry: str, path: str, method: str = "GET") -> tuple[bytes, dict[str, str]]:
-    request = urllib.request.Request(  # noqa: S310 (the URL is always http(s))
-        _url(registry, path), method=method, headers={"Accept": MANIFEST_TYPES}
-    )
+def require_registry(address: str) -> None:
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.read(), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        raise RegistryError(f"{registry}: {method} /v2/{path} answered {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise RegistryError(
-            f"the registry {registry} is unreachable ({exc}); start it with `invoke setup` "
-            "or pass --registry"
-        ) from exc
-
-
-def require_registry(registry: str) -> None:
-    try:
-        registry_get(registry, "")
+        call(address, "")
     except RegistryError as exc:
-        if "answered 401" not in str(exc):  # 401 means it is there and wants a login
+        if exc.status != 401:  # 401 means it is there and wants a login
             raise
 
 
 def resolve_digest(reference: str) -> str:
     """The digest a tag points at right now (a digest reference returns its own digest)."""
-    registry, repository, ref = split_reference(reference)
+    address, repository, ref = split_reference(reference)
     if ref.startswith("sha256:"):
         return ref
-    _, headers = registry_get(registry, f"{repository}/manifests/{ref}", method="HEAD")
-    digest = {k.lower(): v for k, v in headers.items()}.get("docker-content-digest")
+    _, headers = call(address, f"{repository}/manifests/{ref}", method="HEAD")
+    digest = headers.get("docker-content-digest")
     if not digest:
-        raise RegistryError(f"{registry} gave no digest for {reference}")
+        raise RegistryError(f"{address} gave no digest for {reference}")
     return digest
-
-
-def read_manifest(registry: str, repository: str, ref: str) -> dict[str, Any]:
-    """The manifest or index `ref` (a tag or digest) names, as JSON."""
-    body, _ = registry_get(registry, f"{repository}/manifests/{ref}")
-    return json.loads(body)
 
 
 def index_platforms(manifest: dict[str, Any], digest: str) -> dict[str, str]:
@@ -129,12 +88,12 @@ def index_platforms(manifest: dict[str, Any], digest: str) -> dict[str, str]:
     return platforms
 
 
-def platform_sizes(registry: str, repository: str, digest: str) -> dict[str, int]:
+def platform_sizes(address: str, repository: str, digest: str) -> dict[str, int]:
     """Compressed size (config plus layers, as pulled) of each platform in an index."""
-    index = read_manifest(registry, repository, digest)
+    _, index = read_manifest(address, repository, digest)
     sizes = {}
     for name, entry in index_platforms(index, digest).items():
-        manifest = read_manifest(registry, repository, entry)
+        _, manifest = read_manifest(address, repository, entry)
         sizes[name] = manifest["config"]["size"] + sum(x["size"] for x in manifest["layers"])
     return sizes
 

@@ -1,4 +1,5 @@
-"""The local OCI registry on 127.0.0.1:5000, run as a host process.
+"""The local OCI registry on 127.0.0.1:5000, run as a host process, and the small client of
+the registry HTTP API (/v2/) every module uses.
 
 Debian's `docker-registry` package (CNCF distribution 2.8) serves it, so no registry image
 has to be pulled. Config in deploy/registry/config.yml (storage under
@@ -19,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ADDRESS = "127.0.0.1:5000"
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "registry" / "config.yml"
@@ -27,8 +29,13 @@ LOG = Path("/var/log/driftwood/registry.log")
 PIDFILE = Path("/run/driftwood/registry.pid")
 
 
-class RegistryFailure(Exception):
-    """The local registry does not answer, or its housekeeping failed; says what to do."""
+class RegistryError(Exception):
+    """A registry refused a request or cannot be reached, or its housekeeping failed; the
+    message says which and what to do. `status` is the HTTP status when one came back."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -64,36 +71,66 @@ INDEX_TYPES = (
     "application/vnd.docker.distribution.manifest.list.v2+json",
 )
 MANIFEST_TYPES = (
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
+    *INDEX_TYPES,
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 )
-# Never send requests for localhost through a proxy from the environment.
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]"}
+# A registry on this host is asked directly, never through a proxy from the environment;
+# any other goes through it, as the engine's own pulls do.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_PROXIED = urllib.request.build_opener()
+
+
+def call(
+    address: str, path: str, method: str = "GET", timeout: float = 10.0
+) -> tuple[bytes, dict[str, str]]:
+    """One request to `address`'s /v2/ API: the body and the headers (names lower-cased).
+    Plain HTTP on the loopback interface (the only place the engine trusts it), else HTTPS."""
+    local = address.rsplit(":", 1)[0] in LOOPBACK
+    request = urllib.request.Request(  # noqa: S310 (always http(s))
+        f"{'http' if local else 'https'}://{address}/v2/{path}",
+        method=method,
+        headers={"Accept": ", ".join(MANIFEST_TYPES)},
+    )
+    try:
+        with (_DIRECT if local else _PROXIED).open(request, timeout=timeout) as response:
+            return response.read(), {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as exc:
+        exc.close()  # an HTTPError holds the open response
+        raise RegistryError(
+            f"{address}: {method} /v2/{path} answered {exc.code}", exc.code
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise RegistryError(
+            f"the registry {address} is unreachable ({exc}): `invoke setup` starts the local "
+            "one, or pass --registry"
+        ) from exc
 
 
 def answering(address: str = ADDRESS, timeout: float = 2.0) -> bool:
     """True when the registry's API base `/v2/` answers 200."""
     try:
-        with _DIRECT.open(f"http://{address}/v2/", timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
+        call(address, "", timeout=timeout)
+    except RegistryError:
         return False
+    return True
+
+
+def read_manifest(address: str, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
+    """The digest and JSON of the manifest or index `reference` (a tag or digest) names."""
+    body, headers = call(address, f"{repository}/manifests/{reference}")
+    return headers["docker-content-digest"], json.loads(body)
 
 
 def manifest_digest(repository: str, tag: str, address: str = ADDRESS) -> str | None:
-    """The digest the registry serves for `repository:tag` (an OCI index for multi-arch)."""
-    request = urllib.request.Request(
-        f"http://{address}/v2/{repository}/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": ", ".join(MANIFEST_TYPES)},
-    )
+    """The digest the registry serves for `repository:tag` (an OCI index for multi-arch),
+    None when it has no such tag or does not answer."""
     try:
-        with _DIRECT.open(request, timeout=5) as response:
-            return response.headers.get("Docker-Content-Digest")
-    except (urllib.error.URLError, OSError):
+        _, headers = call(address, f"{repository}/manifests/{tag}", method="HEAD", timeout=5)
+    except RegistryError:
         return None
+    return headers.get("docker-content-digest")
 
 
 def _binary() -> str:
@@ -131,31 +168,16 @@ def start(timeout: float = 30.0, where: Instance = HOST) -> int:
     raise RuntimeError(f"the registry did not answer on {where.address}; see {where.log}")
 
 
-def _manifest(repository: str, reference: str, address: str) -> tuple[str, dict]:
-    """(digest, manifest JSON) the registry serves for a tag or digest."""
-    request = urllib.request.Request(
-        f"http://{address}/v2/{repository}/manifests/{reference}",
-        headers={"Accept": ", ".join(MANIFEST_TYPES)},
-    )
-    with _DIRECT.open(request, timeout=10) as response:
-        return response.headers["Docker-Content-Digest"], json.load(response)
-
-
 def delete_image(repository: str, reference: str, address: str = ADDRESS) -> list[str]:
     """Delete `repository:reference` (a tag or a digest) from the registry: the manifest, every
     tag pointing at it, and for an index the platform manifests it lists. Returns the digests
     deleted ([] when there was nothing to delete). Blobs stay until `collect_garbage`."""
     try:
-        digest, manifest = _manifest(repository, reference, address)
-    except urllib.error.HTTPError as exc:
-        exc.close()  # an HTTPError holds the open response
-        if exc.code == 404:
+        digest, manifest = read_manifest(address, repository, reference)
+    except RegistryError as exc:
+        if exc.status == 404:
             return []
-        raise RegistryFailure(f"{address}/{repository}:{reference}: HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise RegistryFailure(
-            f"the registry on {address} does not answer ({exc}): `invoke setup` starts it"
-        ) from exc
+        raise
     children = []
     if manifest.get("mediaType") in INDEX_TYPES:
         children = [entry["digest"] for entry in manifest.get("manifests", [])]
@@ -163,16 +185,12 @@ def delete_image(repository: str, reference: str, address: str = ADDRESS) -> lis
     # The index first: a platform manifest deleted while an index still lists it would leave
     # a pullable tag that fails halfway.
     for target in [digest, *children]:
-        request = urllib.request.Request(
-            f"http://{address}/v2/{repository}/manifests/{target}", method="DELETE"
-        )
         try:
-            with _DIRECT.open(request, timeout=10):
-                deleted.append(target)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            if exc.code != 404:  # already gone (shared with another index): fine
-                raise RegistryFailure(f"deleting {repository}@{target}: HTTP {exc.code}") from exc
+            call(address, f"{repository}/manifests/{target}", method="DELETE")
+            deleted.append(target)
+        except RegistryError as exc:
+            if exc.status != 404:  # already gone (shared with another index): fine
+                raise
     return deleted
 
 
@@ -230,7 +248,7 @@ def collect_garbage(show: Callable[[str], None] = print, where: Instance = HOST)
     if pid is not None:
         show(f"-> start the registry again: pid {start(where=where)}")
     if result.returncode != 0:
-        raise RegistryFailure(f"garbage-collect failed: {result.stderr.strip()[-500:]}")
+        raise RegistryError(f"garbage-collect failed: {result.stderr.strip()[-500:]}")
     freed = before - storage_bytes(where)
     show(f"   freed {freed / 1e6:.1f} MB")
     return freed

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ops import push, scan, sign, stack
+from ops import push, registry, scan, sign, stack
 from ops.build import build_stage, local_tag
 from ops.lessons import Lesson, LessonContext, Result
 from ops.lessons.composestage import SECRETS
@@ -77,7 +77,7 @@ def publish(ctx: LessonContext, show: Callable[[str], None]) -> push.PushRecord:
 def published(ctx: LessonContext) -> str | None:
     """This commit's digest reference when the registry has it signed with the stage's key."""
     tag = f"{REPOSITORY}:git-{source_version(ctx.root).short_commit}"
-    with contextlib.suppress(sign.SigningError, push.RegistryError):
+    with contextlib.suppress(sign.SigningError, registry.RegistryError):
         return sign.verify(tag, sign.public_key(keys(ctx)), require_sbom=False).reference
     return None
 
@@ -181,8 +181,8 @@ def runs_verified_digest(ctx: LessonContext) -> Result:
     f"/v2/{PREFIX}/manifests/TAG (Docker-Content-Digest); ops/push.py compute_tags",
 )
 def registry_api(ctx: LessonContext) -> Result:
-    catalog = json.loads(push.registry_get(LOCAL_REGISTRY, "_catalog?n=1000")[0])
-    tags = json.loads(push.registry_get(LOCAL_REGISTRY, f"{PREFIX}/tags/list")[0])["tags"]
+    catalog = json.loads(registry.call(LOCAL_REGISTRY, "_catalog?n=1000")[0])
+    tags = json.loads(registry.call(LOCAL_REGISTRY, f"{PREFIX}/tags/list")[0])["tags"]
     scheme = push.compute_tags(source_version(ctx.root), stage(ctx))
     digests = {tag: push.resolve_digest(f"{REPOSITORY}:{tag}") for tag in scheme}
     digest = _digest(ctx)
@@ -207,7 +207,7 @@ def registry_api(ctx: LessonContext) -> Result:
 )
 def multi_arch(ctx: LessonContext) -> Result:
     digest = _digest(ctx)
-    index = push.read_manifest(LOCAL_REGISTRY, PREFIX, digest)
+    _, index = registry.read_manifest(LOCAL_REGISTRY, PREFIX, digest)
     platforms = push.index_platforms(index, digest)
     machines, seconds = {}, {}
     for platform in PLATFORMS:
@@ -343,7 +343,7 @@ def unsigned_repush_refused(ctx: LessonContext) -> Result:
     finally:
         # Put the tag back on the signed index and delete the unsigned one from the registry.
         ctx.docker.buildx.imagetools.create(sources=[signed], tags=[tag])
-        push.registry_get(LOCAL_REGISTRY, f"{PREFIX}/manifests/{rogue}", method="DELETE")
+        registry.call(LOCAL_REGISTRY, f"{PREFIX}/manifests/{rogue}", method="DELETE")
     still = runs_verified_digest(ctx)
     # The advice for an unsigned image: never to sign it (that would bless the rogue push).
     advice = str(refusal).partition(f"{refusal.reason}. ")[2] if refusal else ""

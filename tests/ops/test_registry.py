@@ -59,3 +59,18 @@ def test_manifest_digest_asks_for_indexes_first(address: str) -> None:
     assert registry.manifest_digest("library/python", "3.13-slim-trixie", address) == DIGEST
     assert FakeRegistry.accepts[-1].startswith("application/vnd.oci.image.index.v1+json")
     assert registry.manifest_digest("library/python", "missing", address) is None
+
+
+def test_a_refusal_keeps_its_status_and_an_absent_registry_says_how_to_start_one(
+    address: str,
+) -> None:
+    with pytest.raises(registry.RegistryError) as refused:
+        registry.call(address, "library/python/manifests/missing")
+    assert refused.value.status == 404
+    assert "GET /v2/library/python/manifests/missing answered 404" in str(refused.value)
+    assert registry.delete_image("library/python", "missing", address) == []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
+    port = server.server_address[1]
+    server.server_close()
+    with pytest.raises(registry.RegistryError, match="`invoke setup` starts the local one"):
+        registry.call(f"127.0.0.1:{port}", "", timeout=0.5)

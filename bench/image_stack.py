@@ -250,6 +250,8 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
         ("Rebuild after a code change (s)", "code_rebuild_s"),
         ("Rebuild after a dependency change (s)", "deps_rebuild_s"),
         ("`up` to all healthy / serving (s)", "up_to_healthy_s"),
+        ("Build for amd64 + arm64, pushed as one index (s; --multiarch)", "multiarch_build_s"),
+        ("Two clean builds, same digest (--repro)", "reproducible"),
     ]
     lines = ["| | Driftwood | docker init baseline |", "|---|---:|---:|"]
     for label, key in rows:

@@ -573,7 +573,8 @@ def report_compare(c: Context, measure: bool = False, stage: str | None = None) 
         all_stages = stages.discover(PROJECT_ROOT)
         if measure:
             docker = preflight.require_engine(DockerClient())
-            for the_stage in [stages.find_stage(PROJECT_ROOT, stage)] if stage else all_stages:
+            building = [s for s in all_stages if s.builds]
+            for the_stage in [_image_stage(stage)] if stage else building:
                 cold, rebuild = compare.measure(
                     docker, the_stage, version.source_version(PROJECT_ROOT), REPORTS, show=print
                 )

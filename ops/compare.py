@@ -254,8 +254,14 @@ def write_report(rows: list[StageRow], directory: Path) -> list[Path]:
     return [report, data, *images]
 
 
-def _copy_context(stage: Stage, destination: Path) -> None:
-    """The files git would hand over (tracked and untracked-but-not-ignored), and no more."""
+def copy_context(stage: Stage, destination: Path) -> None:
+    """The stage's build context, copied: in the repository's own tree, the files git would
+    hand over (tracked and untracked-but-not-ignored: no caches, no secrets); a chapter's
+    stage, assembled under .cache/ (which git ignores), whole, as it holds nothing else."""
+    inside = subprocess.run(["git", "check-ignore", "-q", "."], cwd=stage.context, check=False)
+    if inside.returncode != 1:  # 0: an ignored folder (an assembled stage); 128: no git tree
+        shutil.copytree(stage.context, destination, symlinks=True, dirs_exist_ok=True)
+        return
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=stage.context,
@@ -288,7 +294,7 @@ def measure(
         raise ValueError(f"{stage.manifest}: set code_change to time a rebuild")
     with tempfile.TemporaryDirectory(prefix="driftwood-rebuild-") as tmp:
         copy = Path(tmp)
-        _copy_context(stage, copy)
+        copy_context(stage, copy)
         changed = copy / stage.code_change.relative_to(stage.context)
         change_for_rebuild(changed)
         rebuild = build_stage(docker, stage, source, show=show, context=copy, kind="rebuild")

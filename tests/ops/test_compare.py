@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ops.compare import (
     charts,
     collect,
     compose_services,
+    copy_context,
     hardening,
     markdown,
     placeholders,
@@ -142,3 +144,26 @@ def test_stage_09_compose_files_are_read_without_its_run_time_variables(
     assert sorted(services) == ["app", "db", "migrate", "nginx"]
     assert services["app"]["image"] == PLACEHOLDER and "build" not in services["app"]
     assert hardening(services) == ("0/3", "drop ALL 0/3")
+
+
+def test_a_rebuild_copies_what_the_build_would_see(tmp_path: Path) -> None:
+    """The repository: git's files, never what it ignores; an assembled chapter stage (under
+    the ignored .cache/): all of it (git lists nothing there, which left the copy empty)."""
+    repo = tmp_path / "repo"
+    stage_dir = repo / ".cache" / "stages" / "05-building-well"
+    (stage_dir / "app").mkdir(parents=True)
+    (stage_dir / "app" / "main.py").write_text("print()\n")
+    (repo / "app").mkdir()
+    (repo / "app" / "main.py").write_text("print()\n")
+    (repo / ".gitignore").write_text(".cache/\nsecrets/\n")
+    (repo / "secrets").mkdir()
+    (repo / "secrets" / "key.txt").write_text("s3cret\n")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    good = load_stage(DATA / "good-image" / "stage.toml")
+    for context, expected in (
+        (repo, {".gitignore", "app/main.py"}),
+        (stage_dir, {"app/main.py"}),
+    ):
+        copy = tmp_path / f"copy-{len(context.parts)}"
+        copy_context(replace(good, context=context), copy)
+        assert {str(f.relative_to(copy)) for f in copy.rglob("*") if f.is_file()} == expected

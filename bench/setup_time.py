@@ -18,7 +18,6 @@ import json
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from python_on_whales import DockerClient
@@ -49,7 +48,6 @@ OFFICIAL = {
     ),
     "python:3.13-slim-trixie": ("not found", "no published figure found by our search"),
 }
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def time_setup(label: str) -> dict[str, object]:
@@ -69,22 +67,14 @@ def time_setup(label: str) -> dict[str, object]:
 
 def registry_sizes(repository: str, tag: str) -> dict[str, int]:
     """Compressed bytes per platform: the sum of each platform manifest's layers."""
-
-    def get(reference: str) -> dict:
-        request = urllib.request.Request(
-            f"http://{registry.ADDRESS}/v2/{repository}/manifests/{reference}",
-            headers={"Accept": ", ".join(registry.MANIFEST_TYPES)},
-        )
-        with _DIRECT.open(request, timeout=10) as response:
-            return json.load(response)
-
-    index = get(tag)
+    _, index = registry.read_manifest(registry.ADDRESS, repository, tag)
     if "layers" in index:  # one platform: a plain manifest, not an index
         return {"amd64": sum(layer["size"] for layer in index["layers"])}
     sizes = {}
     for entry in index.get("manifests", []):
         platform = entry["platform"]["architecture"]
-        sizes[platform] = sum(layer["size"] for layer in get(entry["digest"])["layers"])
+        _, manifest = registry.read_manifest(registry.ADDRESS, repository, entry["digest"])
+        sizes[platform] = sum(layer["size"] for layer in manifest["layers"])
     return sizes
 
 

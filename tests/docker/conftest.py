@@ -14,6 +14,7 @@ from python_on_whales.exceptions import DockerException
 from ops import engine
 from ops import registry as local_registry
 from ops.errors import NO_ENGINE
+from ops.version import SourceVersion, source_version
 from tests.conftest import require
 
 
@@ -48,3 +49,9 @@ def registry(docker: DockerClient) -> str:
         f"the local registry on {local_registry.ADDRESS} does not answer (run invoke setup)",
     )
     return local_registry.ADDRESS
+
+
+@pytest.fixture(scope="session")
+def source() -> SourceVersion:
+    """The version stamps of this checkout, as the build and push tasks compute them."""
+    return source_version(Path(__file__).resolve().parents[2])

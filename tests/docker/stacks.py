@@ -62,9 +62,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def get_text(address: str) -> str:
-    """A page's text; the production layering's certificate is self-signed, so unchecked."""
+def unchecked_tls() -> ssl.SSLContext:
+    """TLS that accepts the production layering's self-signed certificate."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with urllib.request.urlopen(address, context=context, timeout=10) as response:  # noqa: S310
+    return context
+
+
+def get_text(address: str) -> str:
+    """A page's text, through nginx (HTTP or HTTPS)."""
+    with urllib.request.urlopen(address, context=unchecked_tls(), timeout=10) as response:  # noqa: S310
         return response.read().decode()

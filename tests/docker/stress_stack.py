@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import ssl
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +18,7 @@ from python_on_whales.exceptions import DockerException
 
 from ops.lessons.probes import wait_for
 from ops.stack import Stack, down, prepare, up
-from tests.docker.stacks import psql
+from tests.docker.stacks import psql, unchecked_tls
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports" / "stress"
@@ -87,11 +86,10 @@ def record(name: str, figures: dict[str, Any]) -> None:
 
 def status(path: str, timeout: float = 10) -> int | None:
     """The status nginx answers `path` with (no cookies), or None when nothing answers."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    tls = unchecked_tls()
     try:
-        with urllib.request.urlopen(BASE + path, context=context, timeout=timeout) as response:  # noqa: S310
-            return int(response.status)
+        with urllib.request.urlopen(BASE + path, context=tls, timeout=timeout) as reply:  # noqa: S310
+            return int(reply.status)
     except urllib.error.HTTPError as error:
         return error.code
     except OSError:

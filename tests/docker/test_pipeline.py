@@ -18,7 +18,7 @@ from ops.registry import delete_image
 from ops.scan import scan_image, write_outputs
 from ops.sign import Keys, SigningError, ensure_dev_keys, sign, verify
 from ops.stages import Stage, load_stage
-from ops.version import SourceVersion, source_version
+from ops.version import SourceVersion
 
 pytestmark = pytest.mark.docker
 
@@ -34,11 +34,6 @@ def good() -> Stage:
 @pytest.fixture(scope="module")
 def bad() -> Stage:
     return load_stage(DATA / "bad-image" / "stage.toml")
-
-
-@pytest.fixture(scope="module")
-def source() -> SourceVersion:
-    return source_version(PROJECT_ROOT)
 
 
 @pytest.fixture(scope="module")

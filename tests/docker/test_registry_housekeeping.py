@@ -1,11 +1,8 @@
 """Deleting images from a registry and collecting their layers, on a throwaway registry
 process beside the host's (same binary and config), so the shared one is never paused."""
 
-import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,6 @@ from tests.conftest import require
 
 ADDRESS = "127.0.0.1:5099"
 PLATFORMS = ["linux/amd64", "linux/arm64"]
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @pytest.fixture
@@ -51,25 +47,13 @@ def push_index(docker: DockerClient, context: Path, name: str) -> str:
     return ref
 
 
-def fetch(path: str) -> dict:
-    request = urllib.request.Request(
-        f"http://{ADDRESS}/v2/{path}", headers={"Accept": ", ".join(registry.MANIFEST_TYPES)}
-    )
-    with DIRECT.open(request, timeout=10) as response:
-        return json.load(response)
-
-
 def pullable(name: str) -> bool:
     """Every manifest and blob of name:1 is served (what a pull needs)."""
-    index = fetch(f"{name}/manifests/1")
+    _, index = registry.read_manifest(ADDRESS, name, "1")
     for entry in index["manifests"]:
-        manifest = fetch(f"{name}/manifests/{entry['digest']}")
+        _, manifest = registry.read_manifest(ADDRESS, name, entry["digest"])
         for blob in [manifest["config"], *manifest["layers"]]:
-            request = urllib.request.Request(
-                f"http://{ADDRESS}/v2/{name}/blobs/{blob['digest']}", method="HEAD"
-            )
-            with DIRECT.open(request, timeout=10) as response:
-                assert response.status == 200
+            registry.call(ADDRESS, f"{name}/blobs/{blob['digest']}", method="HEAD")
     return True
 
 
@@ -81,10 +65,9 @@ def test_a_deleted_index_goes_with_its_platform_manifests_and_gc_frees_only_its_
     deleted = registry.delete_image("drop", "1", address=ADDRESS)
     assert len(deleted) == 1 + len(PLATFORMS)  # the index, then each platform's manifest
     assert registry.delete_image("drop", "1", address=ADDRESS) == []  # gone: nothing to do
-    with pytest.raises(urllib.error.HTTPError) as missing:
-        fetch("drop/manifests/1")
-    missing.value.close()
-    assert missing.value.code == 404
+    with pytest.raises(registry.RegistryError) as missing:
+        registry.read_manifest(ADDRESS, "drop", "1")
+    assert missing.value.status == 404
 
     freed = registry.collect_garbage(show=lambda _: None, where=throwaway)
     # Both platforms share drop's 1 MiB layer; its blob and the configs are swept.

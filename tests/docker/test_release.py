@@ -25,7 +25,7 @@ from ops.scan import scan_image, write_outputs
 from ops.sign import Keys, Verified, ensure_dev_keys, sign, verify
 from ops.stack import Stack, down
 from ops.stages import Stage, load_stage
-from ops.version import SourceVersion, source_version
+from ops.version import SourceVersion
 from tests.docker.stacks import APP_ENV, free_port, get_text
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
@@ -37,11 +37,6 @@ HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
 @pytest.fixture(scope="module")
 def final() -> Stage:
     return load_stage(ROOT / "stage.toml")
-
-
-@pytest.fixture(scope="module")
-def source() -> SourceVersion:
-    return source_version(ROOT)
 
 
 @pytest.fixture(scope="module")

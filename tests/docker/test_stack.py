@@ -6,7 +6,6 @@ volumes at the end.
 
 from __future__ import annotations
 
-import ssl
 import urllib.error
 import urllib.request
 import uuid
@@ -21,7 +20,14 @@ from ops import backup
 from ops.lessons.probes import POSTGRES_REPLIES, postgres_reply, scrape_metrics
 from ops.stack import Stack, down, prepare, up, url
 from tests.conftest import require
-from tests.docker.stacks import db_addresses, free_port, get_text, postgres_answer, psql
+from tests.docker.stacks import (
+    db_addresses,
+    free_port,
+    get_text,
+    postgres_answer,
+    psql,
+    unchecked_tls,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 
@@ -80,10 +86,8 @@ def test_sign_up_and_save_a_bookmark_in_a_browser(stack: Stack) -> None:
 
 
 def test_nginx_answers_with_security_headers_and_a_request_id(stack: Stack) -> None:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     address = url(stack) + "login"  # http(s) only, from ops.stack
-    with urllib.request.urlopen(address, context=context, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(address, context=unchecked_tls(), timeout=10) as response:  # noqa: S310
         headers = response.headers
     assert headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert headers["X-Content-Type-Options"] == "nosniff"

@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import http.client
 import json
-import ssl
 import tarfile
 import tempfile
 import time
@@ -27,6 +26,7 @@ from tests.docker.stacks import (
     db_addresses,
     postgres_answer,
     psql,
+    unchecked_tls,
 )
 from tests.docker.stress_stack import (
     BASE,
@@ -55,9 +55,9 @@ def send(
 ) -> tuple[int, bytes, float]:
     """One request exactly as written (no path normalisation): status, body, seconds."""
     headers = {"Content-Length": str(len(body))} | (headers or {})
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    connection = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, context=context, timeout=30)
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", HTTPS_PORT, context=unchecked_tls(), timeout=30
+    )
     started = time.monotonic()
     connection.putrequest(method, path)
     for name, value in headers.items():

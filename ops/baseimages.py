@@ -22,6 +22,9 @@ from ops import registry
 
 LOCK = Path(__file__).resolve().parent.parent / "deploy" / "base-images.yaml"
 PULL_TIMEOUT = 20.0
+# Set on every stand-in `invoke setup` builds (ops/standins.py), with the official ref it
+# stands in for.
+STANDIN_LABEL = "io.driftwood.standin"
 
 
 class LockError(ValueError):
@@ -38,6 +41,14 @@ class BaseImage:
     packages: tuple[str, ...]
     version_package: str
     suite: str
+    # Packages taken from a newer Debian suite than `suite`, with what they need from it.
+    newer_suite: str | None = None
+    newer_packages: tuple[str, ...] = ()
+
+    @property
+    def arches(self) -> tuple[str, ...]:
+        """Debian's names for the platforms' CPUs: `("amd64", "arm64")`."""
+        return tuple(platform.split("/")[1] for platform in self.platforms)
 
     @property
     def repository(self) -> str:
@@ -85,16 +96,38 @@ def _image(name: str, entry: Any, suite: str, where: str) -> BaseImage:
     if digest is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", str(digest)):
         raise LockError(f"{where}.digest: expected sha256:<64 hex> or null, got {digest!r}")
     standin = _field(entry, "standin", dict, where)
+    packages = tuple(_field(standin, "packages", list, f"{where}.standin"))
+    newer_suite, newer_packages = _newer(standin, packages, f"{where}.standin.newer")
     return BaseImage(
         name=name,
         ref=ref,
         variable=_field(entry, "variable", str, where),
         platforms=tuple(_field(entry, "platforms", list, where)),
         digest=digest,
-        packages=tuple(_field(standin, "packages", list, f"{where}.standin")),
+        packages=packages,
         version_package=_field(standin, "version_package", str, f"{where}.standin"),
         suite=suite,
+        newer_suite=newer_suite,
+        newer_packages=newer_packages,
     )
+
+
+def _newer(
+    standin: dict[str, Any], packages: tuple[str, ...], where: str
+) -> tuple[str | None, tuple[str, ...]]:
+    """The optional `newer: {suite: sid, packages: [nginx]}` of a stand-in recipe."""
+    newer = standin.get("newer")
+    if newer is None:
+        return None, ()
+    if not isinstance(newer, dict):
+        raise LockError(f"{where}: expected a mapping with `suite` and `packages`")
+    wanted = tuple(_field(newer, "packages", list, where))
+    unknown = [name for name in wanted if name not in packages]
+    if not wanted or unknown:
+        raise LockError(
+            f"{where}.packages: expected some of the stand-in's packages, got {unknown or wanted!r}"
+        )
+    return _field(newer, "suite", str, where), wanted
 
 
 def _field(mapping: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -104,14 +137,23 @@ def _field(mapping: dict[str, Any], key: str, kind: type, where: str) -> Any:
     return value
 
 
-def official_available(docker: DockerClient, image: BaseImage) -> bool:
-    """True when the official image, by digest, is here or can be pulled quickly."""
-    if image.digest is None:
-        return False
-    pinned = f"{image.ref}@{image.digest}"
-    if docker.image.exists(pinned):
-        return True
-    return try_pull(docker, pinned)
+def official_ref(docker: DockerClient, image: BaseImage) -> str | None:
+    """The official image pinned by digest when it can be used here, else None.
+
+    With a digest in the lock: that digest, when it is here or can be pulled quickly. Without
+    one: the digest the registry served when `invoke setup` pulled the tag (its RepoDigests),
+    never a local stand-in tagged under the same name.
+    """
+    if image.digest is not None:
+        pinned = f"{image.ref}@{image.digest}"
+        return pinned if docker.image.exists(pinned) or try_pull(docker, pinned) else None
+    if not docker.image.exists(image.ref):
+        return None
+    found = docker.image.inspect(image.ref)
+    if (found.config.labels or {}).get(STANDIN_LABEL) == "true":
+        return None
+    pulled = [ref for ref in found.repo_digests or [] if ref.split("@")[0] == image.repository]
+    return f"{image.ref}@{pulled[0].split('@')[1]}" if pulled else None
 
 
 def try_pull(docker: DockerClient, ref: str, timeout: float = PULL_TIMEOUT) -> bool:
@@ -135,8 +177,9 @@ def resolve_refs(docker: DockerClient, lock: dict[str, BaseImage] | None = None)
     """Variable name -> a ref pinned by digest that can be used on this host right now."""
     refs: dict[str, str] = {}
     for image in (lock or load_lock()).values():
-        if official_available(docker, image):
-            refs[image.variable] = f"{image.ref}@{image.digest}"
+        official = official_ref(docker, image)
+        if official:
+            refs[image.variable] = official
             continue
         digest = registry.manifest_digest(image.local_repository, image.tag)
         if digest is None:

@@ -22,11 +22,14 @@ it, so resolve_refs pins the registry ref instead.
 from __future__ import annotations
 
 import hashlib
+import platform
 import shutil
 import subprocess
 import tarfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +37,11 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from ops import registry
-from ops.baseimages import BaseImage, load_lock, try_pull
+from ops.baseimages import STANDIN_LABEL, BaseImage, load_lock, try_pull
 from ops.bootstrap import host_mirror
 
 STANDINS = Path(__file__).resolve().parent.parent / "deploy" / "standins"
 CACHE = Path("/var/cache/driftwood")
-STANDIN_LABEL = "io.driftwood.standin"
 # What the official *-slim images leave out (debuerreotype's slimify list), minus the
 # copyright files: scanners read licences from them.
 SLIM_DPKG_OPTIONS = (
@@ -53,6 +55,10 @@ SLIM_DPKG_OPTIONS = (
     "path-exclude=/usr/share/doc/*",
     "path-include=/usr/share/doc/*/copyright",
 )
+
+# Two mmdebstraps at a time: one per core of our machines (see rootfs_all).
+ROOTFS_JOBS = 2
+NATIVE_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "amd64")
 
 Say = Callable[[str], None]
 
@@ -73,7 +79,7 @@ class Seeded:
             return None
         return (
             f"{self.image.ref}: the stand-in has {self.image.version_package} {real}"
-            f" (Debian {self.image.suite}), not {promised} as the tag says"
+            f" (Debian {debian_suites(self.image)}), not {promised} as the tag says"
         )
 
 
@@ -97,51 +103,120 @@ def hook_dirs(image: BaseImage) -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
+def newer_suite_options(image: BaseImage) -> list[str]:
+    """mmdebstrap options that take `image.newer_packages` from `image.newer_suite`.
+
+    That suite is pinned low (100, like backports), so apt takes from it only the packages
+    named `pkg/suite` and the versions their dependencies require; everything else stays on
+    `image.suite` and its security updates. It is gone from the finished rootfs: an unstable
+    suite's Release expires within a week (a mirror snapshot serves an expired one, hence
+    Check-Valid-Until during the build), and the image's own `apt-get update` must keep working.
+    """
+    suite = image.newer_suite
+    if suite is None:
+        return []
+    pin = f"/etc/apt/preferences.d/driftwood-{suite}"
+    return [
+        '--aptopt=Acquire::Check-Valid-Until "false"',
+        f'--setup-hook=mkdir -p "$1/etc/apt/preferences.d"'
+        f' && printf "Package: *\\nPin: release n={suite}\\nPin-Priority: 100\\n" > "$1{pin}"',
+        f'--customize-hook=rm "$1{pin}" "$1/etc/apt/apt.conf.d/99mmdebstrap"'
+        f' && sed -i "/ {suite} main$/d" "$1/etc/apt/sources.list"',
+    ]
+
+
 def mmdebstrap_argv(image: BaseImage, arch: str, mirror: str, out: Path) -> list[str]:
     argv = ["mmdebstrap", "--variant=minbase", f"--arch={arch}"]
     if image.packages:
-        argv.append("--include=" + ",".join(image.packages))
+        names = [
+            f"{name}/{image.newer_suite}" if name in image.newer_packages else name
+            for name in image.packages
+        ]
+        argv.append("--include=" + ",".join(names))
     argv += [f"--dpkgopt={option}" for option in SLIM_DPKG_OPTIONS]
+    argv += newer_suite_options(image)
     argv += [f"--hook-dir={d}" for d in hook_dirs(image)]
-    return [*argv, image.suite, str(out), *sources(mirror, image.suite)]
+    extra = [f"deb {mirror} {image.newer_suite} main"] if image.newer_suite else []
+    return [*argv, image.suite, str(out), *sources(mirror, image.suite), *extra]
 
 
 def cache_key(image: BaseImage, arch: str, mirror: str) -> str:
     """Changes whenever anything that shapes the rootfs changes: arguments or hook scripts."""
     digest = hashlib.sha256()
     for part in mmdebstrap_argv(image, arch, mirror, Path("-")):
-        digest.update(part.encode() + b"\0")
+        # Hook folders by their place in the repository, not on this disk: every checkout
+        # (CI clones to a new temporary folder each run) shares the cache.
+        digest.update(part.replace(str(STANDINS), "deploy/standins").encode() + b"\0")
     for directory in hook_dirs(image):
         for hook in sorted(directory.iterdir()):
             digest.update(hook.name.encode() + b"\0" + hook.read_bytes())
     return digest.hexdigest()[:16]
 
 
+def rootfs_path(image: BaseImage, arch: str, mirror: str) -> Path:
+    return CACHE / "rootfs" / f"{image.name}-{arch}-{cache_key(image, arch, mirror)}.tar"
+
+
 def rootfs(image: BaseImage, arch: str, mirror: str, say: Say) -> Path:
     """The cached rootfs tarball for `image` on `arch`, made with mmdebstrap when missing.
 
-    Delete CACHE/rootfs to take newer Debian packages (security updates) into the stand-ins.
+    mmdebstrap's own lines are passed on prefixed with the image and architecture, since
+    several run at once (`rootfs_all`). Delete CACHE/rootfs to take newer Debian packages
+    (security updates) into the stand-ins.
     """
-    path = CACHE / "rootfs" / f"{image.name}-{arch}-{cache_key(image, arch, mirror)}.tar"
+    path = rootfs_path(image, arch, mirror)
     if path.exists():
         say(f"   {image.name} {arch}: rootfs cached ({path.name})")
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.tar")
-    say(f"   {image.name} {arch}: mmdebstrap {image.suite} (arm64 runs under QEMU: minutes)")
+    emulated = " (under QEMU: minutes)" if arch != NATIVE_ARCH else ""
+    say(f"   {image.name} {arch}: mmdebstrap {image.suite}{emulated}")
     started = time.monotonic()
-    subprocess.run(mmdebstrap_argv(image, arch, mirror, partial), check=True)
+    argv = mmdebstrap_argv(image, arch, mirror, partial)
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            say(f"   {image.name} {arch}| {line.rstrip()}")
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, argv)
     partial.replace(path)
     size = path.stat().st_size / 1e6
     say(f"   {image.name} {arch}: rootfs {size:.0f} MB in {time.monotonic() - started:.0f} s")
     return path
 
 
+def rootfs_all(images: list[BaseImage], mirror: str, say: Say) -> dict[tuple[str, str], Path]:
+    """Every platform's rootfs of `images`, `ROOTFS_JOBS` mmdebstraps at a time.
+
+    mmdebstrap installs one package after another, so one run keeps one core busy; a foreign
+    architecture's runs (dpkg and maintainer scripts under QEMU, several minutes each on a
+    bare machine) go first, so the native ones fill the other core meanwhile.
+    """
+    wanted = [(image, arch) for image in images for arch in image.arches]
+    wanted.sort(key=lambda pair: pair[1] == NATIVE_ARCH)
+    lock = threading.Lock()
+
+    def say_whole_lines(line: str) -> None:
+        with lock:
+            say(line)
+
+    with ThreadPoolExecutor(max_workers=ROOTFS_JOBS) as pool:
+        futures = {
+            (image.name, arch): pool.submit(rootfs, image, arch, mirror, say_whole_lines)
+            for image, arch in wanted
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
 def recipe(image: BaseImage) -> str:
     """A fingerprint of everything a stand-in is made from (its folder, the shared hooks, the
     package list): recorded as a label, so a changed recipe is rebuilt on machines that
     already hold the old stand-in (the rootfs tarball is reused when its own key holds)."""
-    digest = hashlib.sha256(" ".join([image.suite, *image.packages]).encode())
+    newer = [image.newer_suite, *image.newer_packages] if image.newer_suite else []
+    digest = hashlib.sha256(" ".join([image.suite, *image.packages, *newer]).encode())
     for folder in [STANDINS / image.name, *hook_dirs(image)]:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(STANDINS)).encode() + b"\0" + path.read_bytes())
@@ -172,16 +247,23 @@ def labels(image: BaseImage, versions: dict[str, str]) -> dict[str, str]:
         "org.opencontainers.image.title": image.ref,
         "org.opencontainers.image.description": (
             f"Local stand-in for the official {image.ref} image, built from Debian"
-            f" {image.suite} packages by Driftwood's `invoke setup`"
+            f" {debian_suites(image)} packages by Driftwood's `invoke setup`"
         ),
         "org.opencontainers.image.version": real,
         "org.opencontainers.image.vendor": "Driftwood (local stand-in, not the official image)",
         STANDIN_LABEL: "true",
         f"{STANDIN_LABEL}.for": image.ref,
-        f"{STANDIN_LABEL}.debian-suite": image.suite,
+        f"{STANDIN_LABEL}.debian-suite": debian_suites(image),
         f"{STANDIN_LABEL}.packages": inside,
         f"{STANDIN_LABEL}.recipe": recipe(image),
     }
+
+
+def debian_suites(image: BaseImage) -> str:
+    """`trixie`, or `trixie (nginx from sid)` when some packages come from a newer suite."""
+    if image.newer_suite is None:
+        return image.suite
+    return f"{image.suite} ({', '.join(image.newer_packages)} from {image.newer_suite})"
 
 
 def versions_from_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -205,19 +287,23 @@ def present(docker: DockerClient, image: BaseImage) -> Seeded | None:
     return Seeded(image, "present", versions_from_labels(labels))
 
 
-def build(docker: DockerClient, image: BaseImage, say: Say, *, force: bool = False) -> Seeded:
-    """Build the stand-in for every platform, push it as one index, tag it under its name."""
-    mirror = host_mirror()
+def build(
+    docker: DockerClient,
+    image: BaseImage,
+    tarballs: dict[tuple[str, str], Path],
+    say: Say,
+    *,
+    force: bool = False,
+) -> Seeded:
+    """Build the stand-in for every platform from its rootfs tarballs (`rootfs_all`), push it
+    as one index, tag it under its name."""
     staging = CACHE / "standins" / image.name
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(STANDINS / image.name, staging, ignore=shutil.ignore_patterns("hooks"))
-    tarballs = {}
-    for platform in image.platforms:
-        arch = platform.split("/")[1]
-        tarballs[arch] = rootfs(image, arch, mirror, say)
-        (staging / f"rootfs-{arch}.tar").hardlink_to(tarballs[arch])
-    versions = package_versions(next(iter(tarballs.values())))
+    for arch in image.arches:
+        (staging / f"rootfs-{arch}.tar").hardlink_to(tarballs[image.name, arch])
+    versions = package_versions(tarballs[image.name, image.arches[0]])
     say(f"   {image.name}: building {', '.join(image.platforms)} and pushing {image.standin_ref}")
     docker.buildx.build(
         staging,
@@ -238,28 +324,40 @@ def build(docker: DockerClient, image: BaseImage, say: Say, *, force: bool = Fal
     return Seeded(image, "built", versions)
 
 
-def seed_one(docker: DockerClient, image: BaseImage, say: Say, *, force: bool) -> Seeded:
+def settled(docker: DockerClient, image: BaseImage, say: Say, *, force: bool) -> Seeded | None:
+    """The image as it is (present, or pulled now), or None when a stand-in must be built."""
     here = None if force else present(docker, image)
     if here:
         return here
     if not force and try_pull(docker, image.ref):
         return Seeded(image, "pulled")
     say(f"-> {image.ref}: cannot be pulled; building a stand-in from Debian packages")
-    return build(docker, image, say, force=force)
+    return None
 
 
 def seed(docker: DockerClient, say: Say, *, force: bool = False) -> list[Seeded]:
     """Make every base image in the lock usable here: present, pulled, or a stand-in."""
-    results = []
-    for image in load_lock().values():
-        try:
-            result = seed_one(docker, image, say, force=force)
-        except (DockerException, subprocess.CalledProcessError) as error:
-            raise RuntimeError(f"seeding {image.ref} failed: {error}") from error
+    results: dict[str, Seeded] = {}
+    to_build: list[BaseImage] = []
+    images = list(load_lock().values())
+    current = images[0]
+    try:
+        for current in images:
+            result = settled(docker, current, say, force=force)
+            if result:
+                results[current.name] = result
+            else:
+                to_build.append(current)
+        tarballs = rootfs_all(to_build, host_mirror(), say) if to_build else {}
+        for current in to_build:
+            results[current.name] = build(docker, current, tarballs, say, force=force)
+    except (DockerException, subprocess.CalledProcessError) as error:
+        raise RuntimeError(f"seeding {current.ref} failed: {error}") from error
+    for image in images:
+        result = results[image.name]
         if result.outcome != "present":
             say(f"   {image.ref}: {result.outcome}")
         note = result.version_note()
         if note:
             say(f"   note: {note}")
-        results.append(result)
-    return results
+    return [results[image.name] for image in images]

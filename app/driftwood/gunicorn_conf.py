@@ -53,8 +53,9 @@ timeout = 30
 # gunicorn 27.0.1: gthread workers keep running until this timeout even when idle, so it is
 # also how long every stop takes; 3 s is ten times this app's slowest request.
 graceful_timeout = 3
-# Idle keep-alive connections of clients that reuse them (nginx opens one per request: it
-# resolves the app's name at run time, see deploy/nginx/driftwood/http.conf).
+# How long an idle connection stays open for its next request: nginx keeps a pool of them
+# (deploy/nginx/driftwood/http.conf) and closes its own after 60 s, before gunicorn does, so
+# it never sends a request on a connection gunicorn is closing.
 keepalive = 75
 
 # The heartbeat file goes to /dev/shm (always a tmpfs in a container): the root filesystem

@@ -73,12 +73,27 @@ def test_malformed_entries_name_the_field(tmp_path: Path, bad: str, message: str
         load_lock(write_lock(tmp_path, "\n".join(lines) + "\n"))
 
 
+def test_packages_from_a_newer_suite_must_be_among_the_stand_ins(tmp_path: Path) -> None:
+    newer = ENTRY.format(digest="null") + "      newer: {suite: sid, packages: [python3]}\n"
+    image = load_lock(write_lock(tmp_path, newer))["python"]
+    assert (image.newer_suite, image.newer_packages) == ("sid", ("python3",))
+    stray = newer.replace("packages: [python3]}", "packages: [nginx]}")
+    with pytest.raises(LockError, match=r"images.python.standin.newer.packages: .*nginx"):
+        load_lock(write_lock(tmp_path, stray))
+    with pytest.raises(LockError, match=r"images\.python\.standin\.newer: expected a mapping"):
+        load_lock(write_lock(tmp_path, ENTRY.format(digest="null") + "      newer: sid\n"))
+
+
 class FakeImages:
     def __init__(self, present: set[str], pullable: set[str]) -> None:
         self.present, self.pullable, self.pulled = present, pullable, []
+        self.details: dict[str, SimpleNamespace] = {}
 
     def exists(self, ref: str) -> bool:
-        return ref in self.present
+        return ref in self.present or ref in self.details
+
+    def inspect(self, ref: str) -> SimpleNamespace:
+        return self.details[ref]
 
     def pull(self, ref: str, quiet: bool = False) -> None:
         self.pulled.append(ref)
@@ -131,6 +146,23 @@ def test_no_official_digest_means_stand_in_without_trying_to_pull(
     docker = fake_docker()
     assert resolve_refs(docker, lock)["PYTHON_IMAGE"].endswith(STANDIN_DIGEST)
     assert docker.image.pulled == []
+
+
+def test_no_official_digest_pins_the_one_setup_pulled_by_tag(tmp_path, registry_digest) -> None:
+    lock = load_lock(write_lock(tmp_path, ENTRY.format(digest="null")))
+    docker = fake_docker()
+    docker.image.details["python:3.13-slim-trixie"] = SimpleNamespace(
+        config=SimpleNamespace(labels={}),
+        repo_digests=["registry.example/python@" + STANDIN_DIGEST, "python@" + DIGEST],
+    )
+    assert resolve_refs(docker, lock) == {"PYTHON_IMAGE": f"python:3.13-slim-trixie@{DIGEST}"}
+    # A stand-in tagged under that name is not the official image: its registry ref is used.
+    docker.image.details["python:3.13-slim-trixie"] = SimpleNamespace(
+        config=SimpleNamespace(labels={"io.driftwood.standin": "true"}),
+        repo_digests=["127.0.0.1:5000/library/python@" + STANDIN_DIGEST],
+    )
+    registry_digest["library/python:3.13-slim-trixie"] = STANDIN_DIGEST
+    assert resolve_refs(docker, lock)["PYTHON_IMAGE"].startswith("127.0.0.1:5000/")
 
 
 def test_neither_says_to_run_setup(tmp_path, registry_digest) -> None:

@@ -15,7 +15,7 @@ Driftwood only, on request: --multiarch times a linux/amd64 + linux/arm64 build 
 index (arm64 under QEMU), --repro compares the digests of two clean builds.
 
 Run: .venv/bin/python bench/image_stack.py [--multiarch] [--repro]
-     (writes reports/bench/image_stack.{json,md})
+     (writes bench/results/image_stack.{json,md})
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from ops.stages import Stage, load_stage  # noqa: E402
 from ops.version import source_version  # noqa: E402
 from ops.webclient import import_bookmarks, netscape_file, sign_up  # noqa: E402
 
-REPORTS = ROOT / "reports" / "bench"
+RESULTS = ROOT / "bench" / "results"
 BASELINE_DIR = ROOT / "bench" / "baseline"
 BOOKMARKS = 2000
 WRK_SECONDS = 15
@@ -293,8 +293,8 @@ def main() -> None:
             committed_tree(Path(work))
             results["driftwood"] |= extra(Path(work))
         print(results["driftwood"], flush=True)
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    record = REPORTS / "image_stack.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    record = RESULTS / "image_stack.json"
     # Saved after each phase: a later failure keeps what was measured.
     record.write_text(json.dumps(results, indent=2) + "\n")
     results["driftwood"] |= measure_driftwood_stack(docker)
@@ -302,7 +302,7 @@ def main() -> None:
     results["baseline"] |= measure_baseline_stack(docker)
     record.write_text(json.dumps(results, indent=2) + "\n")
     table = markdown(results)
-    (REPORTS / "image_stack.md").write_text(table)
+    (RESULTS / "image_stack.md").write_text(table)
     print(table)
 
 

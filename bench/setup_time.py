@@ -8,7 +8,7 @@ platform as stored in the local registry, what a pull downloads) next to the off
 image's published size.
 
 Run: .venv/bin/python bench/setup_time.py [--runs N] [--label cold|warm]
-Appends to reports/bench/setup_time.json and rewrites reports/bench/setup_time.md.
+Appends to bench/results/setup_time.json and rewrites bench/results/setup_time.md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ops import registry  # noqa: E402
 from ops.baseimages import load_lock  # noqa: E402
 from ops.standins import STANDIN_LABEL  # noqa: E402
 
-REPORTS = ROOT / "reports" / "bench"
+RESULTS = ROOT / "bench" / "results"
 # Published compressed sizes of the official images (no registry is reachable here to
 # measure them). Where a figure is for a nearby tag, the note says so.
 OFFICIAL = {
@@ -51,18 +51,24 @@ OFFICIAL = {
 
 
 def time_setup(label: str) -> dict[str, object]:
+    """One `invoke setup`, its output passed through as it comes (a cold run takes minutes)."""
     started = time.monotonic()
-    result = subprocess.run(
+    last = ""
+    with subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "invoke"), "setup"],
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        check=False,
-    )
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            last = line.strip() or last
     seconds = round(time.monotonic() - started, 1)
-    last = result.stdout.strip().splitlines()[-1:] or [""]
-    print(f"invoke setup ({label}): {seconds} s, exit {result.returncode}: {last[0]}")
-    return {"label": label, "seconds": seconds, "exit": result.returncode, "said": last[0]}
+    print(f"invoke setup ({label}): {seconds} s, exit {process.returncode}: {last}")
+    return {"label": label, "seconds": seconds, "exit": process.returncode, "said": last}
 
 
 def registry_sizes(repository: str, tag: str) -> dict[str, int]:
@@ -126,13 +132,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="how many times to run setup")
     parser.add_argument("--label", default="warm", help="name of these runs (cold, warm)")
     args = parser.parse_args()
-    REPORTS.mkdir(parents=True, exist_ok=True)
-    history = REPORTS / "setup_time.json"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    history = RESULTS / "setup_time.json"
     runs = json.loads(history.read_text())["runs"] if history.exists() else []
     runs += [time_setup(args.label) for _ in range(args.runs)]
     sizes = image_sizes(DockerClient())
     history.write_text(json.dumps({"runs": runs, "sizes": sizes}, indent=2) + "\n")
-    (REPORTS / "setup_time.md").write_text(markdown(runs, sizes))
+    (RESULTS / "setup_time.md").write_text(markdown(runs, sizes))
     print(markdown(runs, sizes))
 
 

@@ -34,13 +34,12 @@ def _cpu_limit() -> int:
 # (not per host CPU: os.cpu_count() ignores `cpus:` limits) plus one, each with 4 threads,
 # keeps the memory cost of extra processes low while a slow query cannot stall a worker.
 # Measured with bench/load.py --tune (bench/results/load.md; 1-CPU limit, 10 clients through
-# nginx, on a shared 2-core host, so only large differences count): 4 x 2 and 1 x 8 were the
-# slowest for adds (12.7 and 25.1 req/s against 41-62 for 2 or 3 processes), i.e. processes
-# past the CPU quota only queue, and a single process leaves the CPU idle while it waits on
-# commits. 2 x 4, 3 x 4 and 2 x 8 differed by less than the run-to-run noise (the same 2 x 4
-# gave 19.9 and 9.3 list req/s in two runs of one bench), so the cheapest stays: every extra
-# process is ~30 MB and one more app import to wait for when the container restarts after a
-# crash (15 to 28 s measured here on the loaded host, tests/docker/test_stress_faults.py).
+# nginx, on a shared 2-core host, so only large differences count): 1 x 8 was the slowest for
+# adds (95 req/s against 105-120 for 2 to 4 processes; a single process leaves the CPU idle
+# while it waits on commits), and 2 x 4, 3 x 4, 4 x 2 and 2 x 8 differed by less than the run-
+# to-run noise (an earlier run of the same bench put 2 x 4 ahead). The cheapest, 2 x 4, stays:
+# every extra process is ~30 MB and one more app import to wait for when the container
+# restarts after a crash (tests/docker/test_stress_faults.py).
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpu_limit() + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 4))

@@ -53,8 +53,23 @@ def test_every_base_is_here_under_the_name_the_files_use(docker: DockerClient, s
             continue
         labels = inspected.config.labels
         assert labels["io.driftwood.standin.for"] == image.ref
-        assert labels["io.driftwood.standin.debian-suite"] == "trixie"
+        assert labels["io.driftwood.standin.debian-suite"].split()[0] == "trixie"
         assert f"{image.version_package}=" in labels["io.driftwood.standin.packages"]
+        # Each keeps its tag's promise (nginx 1.30 comes from unstable for it).
+        assert seeded[image.name].version_note() is None
+
+
+def test_packages_from_a_newer_suite_leave_no_trace_in_apt(docker: DockerClient, seeded) -> None:
+    nginx = LOCK["nginx"]
+    if seeded["nginx"].outcome == "pulled":
+        pytest.skip(f"{nginx.ref} is the official image here")
+    sources = docker.run(nginx.ref, ["cat", "/etc/apt/sources.list"], entrypoint="", remove=True)
+    assert " trixie main" in sources
+    assert f" {nginx.newer_suite} " not in sources
+    policy = docker.run(nginx.ref, ["apt-config", "dump"], entrypoint="", remove=True)
+    assert "Check-Valid-Until" not in policy
+    version = ["dpkg-query", "--show", "--showformat=${Version}", "nginx"]
+    assert docker.run(nginx.ref, version, entrypoint="", remove=True).startswith("1.30.")
 
 
 @pytest.mark.parametrize("name", ["debian", "python", "nginx"])

@@ -7,6 +7,7 @@ within the timeout): the failures a proxy must turn into a clear error page.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import threading
 import time
@@ -102,12 +103,14 @@ class Traffic:
         started = time.monotonic()
         status: int | None
         try:
-            with opener.open(request, timeout=TIMEOUT) as response:
-                status, body = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, body = error.code, error.read()
-        except OSError:
-            status, body = None, b""
+            try:
+                with opener.open(request, timeout=TIMEOUT) as response:
+                    status, body = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, body = error.code, error.read()
+        except (OSError, http.client.HTTPException) as error:
+            # A dropped connection, also one cut in the middle of a response (IncompleteRead).
+            status, body = None, f"{type(error).__name__}: {error}".encode()
         outcome = Outcome(kind, started, time.monotonic() - started, status, body[:2000], url)
         with self._lock:
             self.outcomes.append(outcome)

@@ -54,7 +54,10 @@ T = TypeVar("T")
 def setup(c: Context, force: bool = False) -> None:
     """Make this host ready: engine, plugins, QEMU, registry, base images. Idempotent."""
     docker = DockerClient()
-    the_plan, facts = bootstrap.setup(docker, print)
+    try:
+        the_plan, facts = bootstrap.setup(docker, print)
+    except bootstrap.SetupError as exc:
+        raise Exit(str(exc), code=1) from exc
     for item in the_plan.missing:
         print(f"missing: {item.what}; fix: {item.fix}")
     if the_plan.missing:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -127,7 +128,9 @@ def plan(facts: HostFacts) -> Plan:
         host_pkgs = tuple(p for p in host_pkgs if p not in {"qemu-user-static", "binfmt-support"})
 
     if facts.can_apt:
-        if engine_pkgs and facts.os_codename == "bookworm" and not facts.trixie_source:
+        # Decided by the apt sources, not os-release: a Debian 12 host whose base-files came
+        # from trixie says "trixie" but still has only bookworm to install from.
+        if engine_pkgs and not facts.trixie_source:
             steps.append(Step(Action.ADD_TRIXIE_SOURCE))
         if engine_pkgs:
             steps.append(Step(Action.INSTALL_ENGINE, engine_pkgs))
@@ -189,7 +192,7 @@ def probe_host(docker: DockerClient) -> HostFacts:
         os_codename=os_release.get("VERSION_CODENAME", ""),
         is_root=os.geteuid() == 0,
         installed=_installed_packages(ENGINE_PACKAGES + HOST_PACKAGES + CHAPTER_PACKAGES),
-        trixie_source=TRIXIE_SOURCE.exists(),
+        trixie_source="trixie" in apt_suites(),
         dockerd_installed=engine.dockerd_path() is not None,
         daemon_json_snapshotter=_daemon_json_has_snapshotter(),
         binfmt_arm64=_binfmt_enabled(),
@@ -240,11 +243,23 @@ def _binfmt_enabled() -> bool:
 # --- apply -------------------------------------------------------------------------------
 
 
+class SetupError(RuntimeError):
+    """A step of the plan failed; the message names the step and the command."""
+
+
 def apply(steps: tuple[Step, ...], docker: DockerClient, say: Callable[[str], None]) -> None:
     """Carry out the plan's steps in order, saying what each does."""
     for step in steps:
         say(f"-> {step.describe()}")
-        _HANDLERS[step.action](step, docker, say)
+        try:
+            _HANDLERS[step.action](step, docker, say)
+        except subprocess.CalledProcessError as error:
+            command = " ".join(str(part) for part in error.cmd)
+            raise SetupError(
+                f"setup stopped at `{step.describe()}`: `{command}` exited"
+                f" {error.returncode} (its messages are above); fix that and run setup again,"
+                " it carries on from there"
+            ) from error
 
 
 def _add_trixie_source(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:
@@ -275,6 +290,21 @@ def host_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     return DEFAULT_MIRROR
 
 
+def apt_suites(apt_dir: Path = Path("/etc/apt")) -> set[str]:
+    """Every suite the host's apt sources name (deb822 `Suites:` or one-line `deb URI SUITE`)."""
+    suites: set[str] = set()
+    for path in [apt_dir / "sources.list", *(apt_dir / "sources.list.d").glob("*")]:
+        if not path.is_file() or path.suffix not in {".list", ".sources"}:
+            continue
+        for line in path.read_text().splitlines():
+            if line.startswith("Suites:"):
+                suites.update(line.split()[1:])
+            elif line.startswith("deb "):
+                words = re.sub(r"\[[^]]*\]", " ", line).split()
+                suites.update(words[2:3])
+    return suites
+
+
 def _apt_update(say: Callable[[str], None]) -> None:
     # Third-party sources some hosts list may be unreachable; their failure must not stop
     # us, since everything we need comes from the Debian mirror. apt-get install then
@@ -301,8 +331,8 @@ def _apt_install(packages: tuple[str, ...], *, release: str | None = None) -> No
 
 def _install_engine(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:
     _apt_update(say)
-    on_bookworm = _os_release().get("VERSION_CODENAME") == "bookworm"
-    _apt_install(step.packages, release="trixie" if on_bookworm else None)
+    # With our pinned trixie source (priority 100), packages must be named from trixie.
+    _apt_install(step.packages, release="trixie" if TRIXIE_SOURCE.exists() else None)
 
 
 def _install_host_tools(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:

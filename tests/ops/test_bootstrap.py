@@ -1,16 +1,20 @@
 """The setup plan: what a host has, what it lacks, what `invoke setup` will do (no engine)."""
 
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from ops import bootstrap
 from ops.bootstrap import (
     CHAPTER_PACKAGES,
     ENGINE_PACKAGES,
     HOST_PACKAGES,
     Action,
     HostFacts,
+    Step,
+    apt_suites,
     host_mirror,
     plan,
 )
@@ -72,9 +76,25 @@ def test_podman_comes_from_the_host_suite_with_its_ulimits() -> None:
 
 
 def test_trixie_installs_natively_without_an_extra_source() -> None:
-    trixie = replace(BARE_BOOKWORM, os_codename="trixie")
+    trixie = replace(BARE_BOOKWORM, os_codename="trixie", trixie_source=True)
     assert Action.ADD_TRIXIE_SOURCE not in actions(trixie)
     assert Action.INSTALL_ENGINE in actions(trixie)
+    # os-release alone is not enough: base-files from trixie on a host whose apt still
+    # knows only bookworm.
+    upgraded = replace(BARE_BOOKWORM, os_codename="trixie", trixie_source=False)
+    assert actions(upgraded)[:2] == [Action.ADD_TRIXIE_SOURCE, Action.INSTALL_ENGINE]
+
+
+def test_apt_suites_reads_deb822_and_one_line_sources(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n"
+    )
+    (tmp_path / "sources.list").write_text(
+        "# deb http://old trixie main\ndeb [arch=amd64 signed-by=/k.gpg] http://x/debian sid main\n"
+    )
+    (tmp_path / "sources.list.d" / "off.list.disabled").write_text("deb http://y trixie main\n")
+    assert apt_suites(tmp_path) == {"bookworm", "bookworm-updates", "sid"}
 
 
 def test_second_run_has_nothing_to_do() -> None:
@@ -148,3 +168,16 @@ def test_host_mirror_reads_deb822_and_one_line_sources(tmp_path: Path) -> None:
 def test_host_mirror_defaults_to_deb_debian_org(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
     assert host_mirror(tmp_path) == "http://deb.debian.org/debian"
+
+
+def test_a_failed_step_names_itself_and_its_command(monkeypatch) -> None:
+    def failing(step, docker, say) -> None:
+        raise subprocess.CalledProcessError(100, ["apt-get", "install", "-y", "docker.io"])
+
+    monkeypatch.setitem(bootstrap._HANDLERS, Action.INSTALL_ENGINE, failing)
+    said: list[str] = []
+    with pytest.raises(bootstrap.SetupError) as raised:
+        bootstrap.apply((Step(Action.INSTALL_ENGINE, ("docker.io",)),), None, said.append)
+    assert said == [f"-> {Step(Action.INSTALL_ENGINE, ('docker.io',)).describe()}"]
+    assert "`apt-get install -y docker.io` exited 100" in str(raised.value)
+    assert "install Engine 26" in str(raised.value)

@@ -40,6 +40,17 @@ CHAPTER_PACKAGES = ("podman", "catatonit")
 # Podman's defaults raise the open-files and processes limits past what this host's
 # container sandbox allows ("error setting rlimit"): every `podman run` would fail.
 CONTAINERS_CONF = Path("/etc/containers/containers.conf.d/driftwood.conf")
+PODMAN_SETTINGS = """\
+# Written by Driftwood's `invoke setup`: limits this host allows, for every container.
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=1024:1024"]
+
+# runc, the runtime Docker uses here too. crun (Podman's default) refuses hosts whose cgroups
+# are mixed v1 and v2 with a controller left on v2 ("cgroups in hybrid mode not supported"),
+# as on our machines, where hugetlb is.
+[engine]
+runtime = "runc"
+"""
 TRIXIE_SOURCE = Path("/etc/apt/sources.list.d/driftwood-trixie.sources")
 TRIXIE_PIN = Path("/etc/apt/preferences.d/driftwood-trixie")
 BINFMT_ARM64 = Path("/proc/sys/fs/binfmt_misc/qemu-aarch64")
@@ -55,7 +66,7 @@ class Action(Enum):
     ENABLE_BINFMT = "register QEMU's binfmt handlers (linux/arm64)"
     START_REGISTRY = "start the local registry on 127.0.0.1:5000"
     INSTALL_CHAPTER_TOOLS = "install chapter 12's tools from the host's own suite"
-    WRITE_CONTAINERS_CONF = f"set Podman's default ulimits in {CONTAINERS_CONF}"
+    WRITE_CONTAINERS_CONF = f"set Podman's ulimits and runtime in {CONTAINERS_CONF}"
 
 
 @dataclass(frozen=True)
@@ -198,7 +209,7 @@ def probe_host(docker: DockerClient) -> HostFacts:
         binfmt_arm64=_binfmt_enabled(),
         cosign=shutil.which("cosign") is not None,
         registry_answering=registry.answering(),
-        containers_conf=CONTAINERS_CONF.exists(),
+        containers_conf=_read_or_empty(CONTAINERS_CONF) == PODMAN_SETTINGS,
         engine=engine.probe(docker),
     )
 
@@ -340,13 +351,16 @@ def _install_host_tools(step: Step, docker: DockerClient, say: Callable[[str], N
     _apt_install(step.packages)
 
 
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 def _write_containers_conf(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:
     CONTAINERS_CONF.parent.mkdir(parents=True, exist_ok=True)
-    CONTAINERS_CONF.write_text(
-        "# Written by Driftwood's `invoke setup`: limits this host allows, for every container.\n"
-        "[containers]\n"
-        'default_ulimits = ["nofile=4096:4096", "nproc=1024:1024"]\n'
-    )
+    CONTAINERS_CONF.write_text(PODMAN_SETTINGS)
 
 
 def _write_daemon_json(step: Step, docker: DockerClient, say: Callable[[str], None]) -> None:

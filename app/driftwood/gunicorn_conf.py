@@ -34,12 +34,13 @@ def _cpu_limit() -> int:
 # (not per host CPU: os.cpu_count() ignores `cpus:` limits) plus one, each with 4 threads,
 # keeps the memory cost of extra processes low while a slow query cannot stall a worker.
 # Measured with bench/load.py --tune (bench/results/load.md; 1-CPU limit, 10 clients through
-# nginx, on a shared 2-core host, so only large differences count): 1 x 8 was the slowest for
-# adds (95 req/s against 105-120 for 2 to 4 processes; a single process leaves the CPU idle
-# while it waits on commits), and 2 x 4, 3 x 4, 4 x 2 and 2 x 8 differed by less than the run-
-# to-run noise (an earlier run of the same bench put 2 x 4 ahead). The cheapest, 2 x 4, stays:
-# every extra process is ~30 MB and one more app import to wait for when the container
-# restarts after a crash (tests/docker/test_stress_faults.py).
+# nginx, on a shared 2-core host, so only large differences count): 4 x 2 and 1 x 8 were the
+# slowest for adds (12.7 and 25.1 req/s against 41-62 for 2 or 3 processes), i.e. processes
+# past the CPU quota only queue, and a single process leaves the CPU idle while it waits on
+# commits. 2 x 4, 3 x 4 and 2 x 8 differed by less than the run-to-run noise (the same 2 x 4
+# gave 19.9 and 9.3 list req/s in two runs of one bench), so the cheapest stays: every extra
+# process is ~30 MB and one more app import to wait for when the container restarts after a
+# crash (15 to 28 s measured here on the loaded host, tests/docker/test_stress_faults.py).
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpu_limit() + 1))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
@@ -52,9 +53,8 @@ timeout = 30
 # gunicorn 27.0.1: gthread workers keep running until this timeout even when idle, so it is
 # also how long every stop takes; 3 s is ten times this app's slowest request.
 graceful_timeout = 3
-# How long an idle connection stays open for its next request: nginx keeps a pool of them
-# (deploy/nginx/driftwood/http.conf) and closes its own after 60 s, before gunicorn does, so
-# it never sends a request on a connection gunicorn is closing.
+# Idle keep-alive connections of clients that reuse them (nginx opens one per request: it
+# resolves the app's name at run time, see deploy/nginx/driftwood/http.conf).
 keepalive = 75
 
 # The heartbeat file goes to /dev/shm (always a tmpfs in a container): the root filesystem

@@ -28,8 +28,9 @@ import subprocess
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,10 +154,6 @@ def cache_key(image: BaseImage, arch: str, mirror: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def rootfs_path(image: BaseImage, arch: str, mirror: str) -> Path:
-    return CACHE / "rootfs" / f"{image.name}-{arch}-{cache_key(image, arch, mirror)}.tar"
-
-
 def rootfs(image: BaseImage, arch: str, mirror: str, say: Say) -> Path:
     """The cached rootfs tarball for `image` on `arch`, made with mmdebstrap when missing.
 
@@ -164,7 +161,7 @@ def rootfs(image: BaseImage, arch: str, mirror: str, say: Say) -> Path:
     several run at once (`rootfs_all`). Delete CACHE/rootfs to take newer Debian packages
     (security updates) into the stand-ins.
     """
-    path = rootfs_path(image, arch, mirror)
+    path = CACHE / "rootfs" / f"{image.name}-{arch}-{cache_key(image, arch, mirror)}.tar"
     if path.exists():
         say(f"   {image.name} {arch}: rootfs cached ({path.name})")
         return path
@@ -181,7 +178,10 @@ def rootfs(image: BaseImage, arch: str, mirror: str, say: Say) -> Path:
         for line in process.stdout:
             say(f"   {image.name} {arch}| {line.rstrip()}")
     if process.returncode != 0:
-        raise subprocess.CalledProcessError(process.returncode, argv)
+        raise RuntimeError(
+            f"seeding {image.ref} failed: mmdebstrap for {arch} exited {process.returncode}"
+            " (its lines are above)"
+        )
     partial.replace(path)
     size = path.stat().st_size / 1e6
     say(f"   {image.name} {arch}: rootfs {size:.0f} MB in {time.monotonic() - started:.0f} s")
@@ -335,24 +335,29 @@ def settled(docker: DockerClient, image: BaseImage, say: Say, *, force: bool) ->
     return None
 
 
+@contextmanager
+def _seeding(image: BaseImage) -> Iterator[None]:
+    """Name the image whose seeding failed."""
+    try:
+        yield
+    except DockerException as error:
+        raise RuntimeError(f"seeding {image.ref} failed: {error}") from error
+
+
 def seed(docker: DockerClient, say: Say, *, force: bool = False) -> list[Seeded]:
     """Make every base image in the lock usable here: present, pulled, or a stand-in."""
-    results: dict[str, Seeded] = {}
-    to_build: list[BaseImage] = []
     images = list(load_lock().values())
-    current = images[0]
-    try:
-        for current in images:
-            result = settled(docker, current, say, force=force)
-            if result:
-                results[current.name] = result
-            else:
-                to_build.append(current)
-        tarballs = rootfs_all(to_build, host_mirror(), say) if to_build else {}
-        for current in to_build:
-            results[current.name] = build(docker, current, tarballs, say, force=force)
-    except (DockerException, subprocess.CalledProcessError) as error:
-        raise RuntimeError(f"seeding {current.ref} failed: {error}") from error
+    results: dict[str, Seeded] = {}
+    for image in images:
+        with _seeding(image):
+            result = settled(docker, image, say, force=force)
+        if result:
+            results[image.name] = result
+    to_build = [image for image in images if image.name not in results]
+    tarballs = rootfs_all(to_build, host_mirror(), say) if to_build else {}
+    for image in to_build:
+        with _seeding(image):
+            results[image.name] = build(docker, image, tarballs, say, force=force)
     for image in images:
         result = results[image.name]
         if result.outcome != "present":

@@ -9,7 +9,6 @@ and its data are never touched; everything pushed is deleted from the registry a
 from __future__ import annotations
 
 import json
-import platform
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +24,14 @@ from ops.scan import scan_image, write_outputs
 from ops.sign import Keys, Verified, ensure_dev_keys, sign, verify
 from ops.stack import Stack, down
 from ops.stages import Stage, load_stage
+from ops.standins import NATIVE_ARCH
 from ops.version import SourceVersion
 from tests.docker.stacks import APP_ENV, free_port, get_text
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+HOST_ARCH = NATIVE_ARCH
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask
+from psycopg.errors import ConnectionTimeout
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from driftwood import accounts, create_app, db, importer, netscape, transfer
@@ -25,6 +27,12 @@ from driftwood.config import ConfigError
 from driftwood.models import User
 
 HEALTH_URL = "http://127.0.0.1:8000/healthz"
+# The migration job runs once per deploy, right after the database turned healthy. Nobody
+# waits on it, so a first handshake that outlasts the app's 2 s connect timeout (seen now and
+# then in CI on a shared 2-core machine, right after PostgreSQL started) is tried again rather
+# than failing the deploy. A refused connection (nothing listening yet) still fails
+# at once: startup order is compose's job (depends_on: service_healthy), not the job's.
+MIGRATE_CONNECT_ATTEMPTS = 3
 
 
 class CommandError(Exception):
@@ -56,8 +64,19 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def migrate(_args: argparse.Namespace) -> int:
     engine = db.get_db(create_app()).engine
-    with engine.begin() as connection:
-        db.upgrade_schema(connection)
+    for attempt in range(1, MIGRATE_CONNECT_ATTEMPTS + 1):
+        try:
+            with engine.begin() as connection:
+                db.upgrade_schema(connection)
+            break
+        except OperationalError as error:
+            if not isinstance(error.orig, ConnectionTimeout) or attempt == MIGRATE_CONNECT_ATTEMPTS:
+                raise
+            print(
+                f"driftwood: the database did not answer in time; trying again "
+                f"({attempt + 1}/{MIGRATE_CONNECT_ATTEMPTS})",
+                file=sys.stderr,
+            )
     engine.dispose()
     print("driftwood: the database schema is up to date")
     return 0

@@ -1,11 +1,16 @@
 """The `driftwood` admin command, against the test database."""
 
+import contextlib
 import json
+import socket
+import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
-from driftwood import accounts, cli, library
+from driftwood import accounts, cli, create_app, library
+from tests.conftest import TEST_SETTINGS
 
 DATA = Path(__file__).parent.parent / "data" / "bookmarks"
 
@@ -76,3 +81,59 @@ class _Lines:
 
     def readline(self) -> str:
         return self.lines.pop(0) if self.lines else ""
+
+
+class _StallFirstConnection:
+    """A TCP proxy to the test database that accepts its first connection and never answers
+    on it (a database too busy to finish the handshake), then forwards the later ones."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.held:
+                self.held.append(client)
+                continue
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+        for held in self.held:
+            held.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+def test_migrate_tries_again_when_the_first_handshake_times_out(database_url, capsys, monkeypatch):
+    url = make_url(database_url)
+    proxy = _StallFirstConnection((url.host or "127.0.0.1", url.port or 5432))
+    try:
+        stalled = create_app({
+            **TEST_SETTINGS,
+            "DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port).render_as_string(False),
+            "DATABASE_CONNECT_TIMEOUT": 2,
+        })  # fmt: skip
+        monkeypatch.setattr(cli, "create_app", lambda: stalled)
+        code, out, err = run(capsys, "migrate")
+    finally:
+        proxy.close()
+    assert code == 0 and "up to date" in out
+    assert len(proxy.held) == 1
+    assert f"trying again (2/{cli.MIGRATE_CONNECT_ATTEMPTS})" in err

@@ -103,3 +103,36 @@ def test_cause_is_the_exception_line_of_a_traceback() -> None:
     assert composestage.cause(log).endswith("Connection refused")
     assert composestage.cause("starting\nstopped\n") == "stopped"
     assert composestage.cause("") == "(nothing logged)"
+
+
+def _scripted_starts(monkeypatch, *results: composestage.ColdStart) -> list[object]:
+    """Make each cold start return the next of `results`; the list records the calls."""
+    calls: list[object] = []
+    queue = list(results)
+
+    def once(run, services):
+        calls.append(run)
+        return queue.pop(0)
+
+    monkeypatch.setattr(composestage, "_cold_start_once", once)
+    return calls
+
+
+def test_a_cold_start_the_runtime_failed_is_made_again_and_the_fault_kept(monkeypatch):
+    fault = (
+        "Error response from daemon: failed to create task for container: OCI runtime create "
+        "failed: runc create failed: read init-p: connection reset by peer: unknown"
+    )
+    calls = _scripted_starts(
+        monkeypatch, composestage.ColdStart(3.0, fault), composestage.ColdStart(12.0)
+    )
+    start = composestage.cold_start("stack")  # type: ignore[arg-type]
+    assert start == composestage.ColdStart(12.0, None, runtime_fault=fault)
+    assert len(calls) == 2
+
+
+def test_a_cold_start_the_stack_failed_counts_as_it_is(monkeypatch):
+    failure = "dependency failed to start: container migrate-1 exited (1)"
+    calls = _scripted_starts(monkeypatch, composestage.ColdStart(9.0, failure))
+    assert composestage.cold_start("stack") == composestage.ColdStart(9.0, failure)  # type: ignore[arg-type]
+    assert len(calls) == 1

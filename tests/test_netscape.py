@@ -237,6 +237,17 @@ def test_an_unclosed_comment_is_reported_and_read_past() -> None:
     assert reasons(result) == [(2, "unreadable markup (unclosed tag or quote)")]
 
 
+@pytest.mark.parametrize("section", [b"<![!>", b"<![ x>", b"<![CDATA[x]]>"])
+def test_a_marked_section_without_a_name_is_read_past(section: bytes) -> None:
+    # Found by the damaged-fixtures test: Python 3.11's parser raised AssertionError on `<![!`.
+    data = (
+        b'<DT><A HREF="https://a.example/">A</A>\n'
+        + section
+        + b'\n<DT><A HREF="https://b.example/">B</A>\n'
+    )
+    assert [b.title for b in parse(data).bookmarks] == ["A", "B"]
+
+
 @pytest.mark.parametrize("unit", [b"<a ", b'<A HREF="', b"<!--", b"<script>"])
 def test_hostile_unfinished_markup_costs_linear_time(unit: bytes) -> None:
     # html.parser's own recovery rescans the rest of the file at every "<": minutes here.

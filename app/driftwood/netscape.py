@@ -191,6 +191,14 @@ class _Reader(HTMLParser):
         if self.mode:
             self.text.append(data)
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """`<![` without a name after it (`<![!`): Python before 3.13 raises AssertionError
+        there, newer ones read it as a bogus comment. Read it as one everywhere."""
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return self.parse_bogus_comment(i)
+
     def read(self, text: str) -> None:
         """Feed the whole text, then get past constructs that never end.
 

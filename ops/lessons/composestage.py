@@ -91,9 +91,11 @@ class ComposeStage:
     def up(self, ctx: LessonContext) -> str:
         run = self.stack(ctx.root)
         self.prepare(ctx, run)
-        # As `docker compose up` does: the image is built when it is missing. The code is
-        # mounted (compose.override.yaml); `docker compose build` after a Dockerfile change.
-        stack.up(run, build=False)
+        # `docker compose up --build`: the code is mounted (compose.override.yaml), but the
+        # migration job runs the copy installed in the image, so an image built from an older
+        # checkout would run old code (plain `up` builds only a missing image). Cached: when
+        # nothing changed, the build is a few seconds.
+        stack.up(run, build=True)
         wait_for("the app answering through nginx", lambda: http_status(self.url + "readyz") == 200)
         return f"the stack {self.project}: {self.url} (`docker compose ps` in {ctx.root})"
 

@@ -92,6 +92,7 @@ class _StallFirstConnection:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.held: list[socket.socket] = []
+        self.forwarded: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -104,13 +105,14 @@ class _StallFirstConnection:
                 self.held.append(client)
                 continue
             upstream = socket.create_connection(self.target)
+            self.forwarded += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
 
     def close(self) -> None:
         self.listener.close()
-        for held in self.held:
-            held.close()
+        for connection in self.held + self.forwarded:
+            connection.close()
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:

@@ -12,6 +12,7 @@ import argparse
 import getpass
 import json
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,11 +29,13 @@ from driftwood.models import User
 
 HEALTH_URL = "http://127.0.0.1:8000/healthz"
 # The migration job runs once per deploy, right after the database turned healthy. Nobody
-# waits on it, so a first handshake that outlasts the app's 2 s connect timeout (seen now and
-# then in CI on a shared 2-core machine, right after PostgreSQL started) is tried again rather
-# than failing the deploy. A refused connection (nothing listening yet) still fails
-# at once: startup order is compose's job (depends_on: service_healthy), not the job's.
-MIGRATE_CONNECT_ATTEMPTS = 3
+# waits on it, so a first handshake that outlasts the app's 2 s connect timeout is tried again
+# for up to this many seconds rather than failing the deploy: in CI on a shared 2-core VM the
+# job now and then got no answer for over 6 s (three 2 s attempts) right after PostgreSQL
+# turned healthy, under the disk load of the builds before it. A refused connection (nothing
+# listening yet) still fails at once: startup order is compose's job (depends_on:
+# service_healthy), not this one's.
+MIGRATE_CONNECT_PATIENCE_S = 30
 
 
 class CommandError(Exception):
@@ -64,17 +67,18 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def migrate(_args: argparse.Namespace) -> int:
     engine = db.get_db(create_app()).engine
-    for attempt in range(1, MIGRATE_CONNECT_ATTEMPTS + 1):
+    deadline = time.monotonic() + MIGRATE_CONNECT_PATIENCE_S
+    while True:
         try:
             with engine.begin() as connection:
                 db.upgrade_schema(connection)
             break
         except OperationalError as error:
-            if not isinstance(error.orig, ConnectionTimeout) or attempt == MIGRATE_CONNECT_ATTEMPTS:
+            if not isinstance(error.orig, ConnectionTimeout) or time.monotonic() > deadline:
                 raise
+            left = max(0, round(deadline - time.monotonic()))
             print(
-                f"driftwood: the database did not answer in time; trying again "
-                f"({attempt + 1}/{MIGRATE_CONNECT_ATTEMPTS})",
+                f"driftwood: the database did not answer in time; trying again ({left} s left)",
                 file=sys.stderr,
             )
     engine.dispose()

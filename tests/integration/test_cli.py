@@ -7,7 +7,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 from driftwood import accounts, cli, create_app, library
 from tests.conftest import TEST_SETTINGS
@@ -83,12 +84,13 @@ class _Lines:
         return self.lines.pop(0) if self.lines else ""
 
 
-class _StallFirstConnection:
-    """A TCP proxy to the test database that accepts its first connection and never answers
-    on it (a database too busy to finish the handshake), then forwards the later ones."""
+class _StallingProxy:
+    """A TCP proxy to the test database that accepts its first `stalled` connections and
+    never answers on them (a database too busy to finish the handshake), then forwards."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], stalled: int) -> None:
         self.target = target
+        self.stalled = stalled
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.held: list[socket.socket] = []
@@ -101,7 +103,7 @@ class _StallFirstConnection:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            if not self.held:
+            if len(self.held) < self.stalled:
                 self.held.append(client)
                 continue
             upstream = socket.create_connection(self.target)
@@ -123,19 +125,32 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
 
 
-def test_migrate_tries_again_when_the_first_handshake_times_out(database_url, capsys, monkeypatch):
-    url = make_url(database_url)
-    proxy = _StallFirstConnection((url.host or "127.0.0.1", url.port or 5432))
+def _migrate_through(proxy: _StallingProxy, url: URL, capsys, monkeypatch):
+    stalled = create_app({
+        **TEST_SETTINGS,
+        "DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port).render_as_string(False),
+        "DATABASE_CONNECT_TIMEOUT": 2,
+    })  # fmt: skip
+    monkeypatch.setattr(cli, "create_app", lambda: stalled)
     try:
-        stalled = create_app({
-            **TEST_SETTINGS,
-            "DATABASE_URL": url.set(host="127.0.0.1", port=proxy.port).render_as_string(False),
-            "DATABASE_CONNECT_TIMEOUT": 2,
-        })  # fmt: skip
-        monkeypatch.setattr(cli, "create_app", lambda: stalled)
-        code, out, err = run(capsys, "migrate")
+        return run(capsys, "migrate")
     finally:
         proxy.close()
+
+
+def test_migrate_tries_again_when_the_first_handshake_times_out(database_url, capsys, monkeypatch):
+    url = make_url(database_url)
+    proxy = _StallingProxy((url.host or "127.0.0.1", url.port or 5432), stalled=1)
+    code, out, err = _migrate_through(proxy, url, capsys, monkeypatch)
     assert code == 0 and "up to date" in out
     assert len(proxy.held) == 1
-    assert f"trying again (2/{cli.MIGRATE_CONNECT_ATTEMPTS})" in err
+    assert err.count("trying again") == 1
+
+
+def test_migrate_gives_up_on_a_database_that_never_answers(database_url, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "MIGRATE_CONNECT_PATIENCE_S", 1)
+    url = make_url(database_url)
+    proxy = _StallingProxy((url.host or "127.0.0.1", url.port or 5432), stalled=100)
+    with pytest.raises(OperationalError, match="connection timeout expired"):
+        _migrate_through(proxy, url, capsys, monkeypatch)
+    assert len(proxy.held) == 1  # one 2 s attempt outlasted the patience

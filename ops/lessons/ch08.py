@@ -43,7 +43,7 @@ def _cold_starts(
     for number in range(1, COLD_STARTS + 1):
         starts.append(cold_start(run, services))
         last = starts[-1]
-        again = f" (made again after: {last.runtime_fault})" if last.runtime_fault else ""
+        again = f" (made again after: {last.engine_fault})" if last.engine_fault else ""
         print(
             f"  {run.project} {number}/{COLD_STARTS}: {last.seconds} s, "
             f"{last.failure or 'healthy'}{again}"
@@ -55,9 +55,9 @@ def _timing(starts: list[ColdStart]) -> str:
     """Median and maximum time per up, and the starts made again after an engine fault."""
     seconds = [s.seconds for s in starts]
     timing = f"median {statistics.median(seconds):.1f} s, max {max(seconds):.1f} s per up"
-    faults = [s.runtime_fault for s in starts if s.runtime_fault]
+    faults = [s.engine_fault for s in starts if s.engine_fault]
     if faults:
-        timing += f"; {len(faults)} made again after the OCI runtime failed: {faults[0]}"
+        timing += f"; {len(faults)} made again after an engine fault: {faults[0]}"
     return timing
 
 

@@ -23,10 +23,18 @@ from ops.lessons.probes import generated_secret, http_status, log_tail, wait_for
 TRAP_FILE = "compose.trap.yaml"
 SETTINGS = ".env"
 EXAMPLE = ".env.example"
-# What the engine says when the OCI runtime could not start a container's process. runc 1.1
-# on our CI hosts does that now and then ("read init-p: connection reset by peer", a few times
-# in a day of thousands of container starts): an engine fault, not a startup-order one.
-RUNTIME_FAULT = "OCI runtime create failed"
+# Failures of the engine under the stack, not of its startup order, by what they print:
+ENGINE_FAULTS = (
+    # The OCI runtime could not start a container's process. runc 1.1 on our CI hosts does
+    # that now and then ("read init-p: connection reset by peer", several times a day of
+    # thousands of container starts).
+    "OCI runtime create failed",
+    # The migration job got no answer at all from the database's address for 30 s although
+    # its healthcheck passed (driftwood migrate's patience). Startup order cannot do that: a
+    # server still initialising refuses TCP at once. Seen about once in 20 cold starts in CI
+    # on a shared 2-core VM, rarely when run alone; the cause is not found yet.
+    "connection timeout expired",
+)
 # The .env variables that hold secrets, and the stage-state file each one is kept in.
 SECRETS = {"POSTGRES_PASSWORD": "db-password", "DRIFTWOOD_SECRET_KEY": "secret-key"}
 
@@ -60,7 +68,7 @@ class ColdStart:
     seconds: float
     failure: str | None = None
     # The engine fault that made this cold start run a second time, if one did.
-    runtime_fault: str | None = None
+    engine_fault: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,12 +118,13 @@ class ComposeStage:
 def cold_start(run: stack.Stack, services: list[str] | None = None) -> ColdStart:
     """Wipe the stack with its volumes, then time `up --wait` (no build) until it returns;
     a failure says what compose reported and what the failed container logged last. A start
-    the OCI runtime failed is made once more, and the fault kept: it says nothing about the
-    stack, and counting it would blur what the cold starts measure."""
+    an engine fault failed (ENGINE_FAULTS) is made once more, and the fault kept: it says
+    nothing about the stack's startup order, and counting it would blur what the cold starts
+    measure (and could make the trap's claim pass for the wrong reason)."""
     first = _cold_start_once(run, services)
-    if first.failure is None or RUNTIME_FAULT not in first.failure:
+    if first.failure is None or not any(fault in first.failure for fault in ENGINE_FAULTS):
         return first
-    return replace(_cold_start_once(run, services), runtime_fault=first.failure)
+    return replace(_cold_start_once(run, services), engine_fault=first.failure)
 
 
 def _cold_start_once(run: stack.Stack, services: list[str] | None) -> ColdStart:

@@ -118,21 +118,32 @@ def _scripted_starts(monkeypatch, *results: composestage.ColdStart) -> list[obje
     return calls
 
 
-def test_a_cold_start_the_runtime_failed_is_made_again_and_the_fault_kept(monkeypatch):
-    fault = (
+@pytest.mark.parametrize(
+    "fault",
+    [
         "Error response from daemon: failed to create task for container: OCI runtime create "
-        "failed: runc create failed: read init-p: connection reset by peer: unknown"
-    )
+        "failed: runc create failed: read init-p: connection reset by peer: unknown",
+        'service "migrate" didn\'t complete successfully: exit 1 (driftwood-stage-08-migrate-1 '
+        "exited 1: sqlalchemy.exc.OperationalError: (psycopg.errors.ConnectionTimeout) "
+        "connection timeout expired)",
+    ],
+)
+def test_a_cold_start_an_engine_fault_failed_is_made_again_and_the_fault_kept(monkeypatch, fault):
     calls = _scripted_starts(
         monkeypatch, composestage.ColdStart(3.0, fault), composestage.ColdStart(12.0)
     )
     start = composestage.cold_start("stack")  # type: ignore[arg-type]
-    assert start == composestage.ColdStart(12.0, None, runtime_fault=fault)
+    assert start == composestage.ColdStart(12.0, None, engine_fault=fault)
     assert len(calls) == 2
 
 
 def test_a_cold_start_the_stack_failed_counts_as_it_is(monkeypatch):
-    failure = "dependency failed to start: container migrate-1 exited (1)"
+    # A refused connection: the database was started but not ready (the trap's failure).
+    failure = (
+        'service "migrate" didn\'t complete successfully: exit 1 (migrate-1 exited 1: '
+        'psycopg.OperationalError: connection to server at "db" (172.18.0.2), port 5432 '
+        "failed: Connection refused)"
+    )
     calls = _scripted_starts(monkeypatch, composestage.ColdStart(9.0, failure))
     assert composestage.cold_start("stack") == composestage.ColdStart(9.0, failure)  # type: ignore[arg-type]
     assert len(calls) == 1

@@ -103,7 +103,14 @@ class ComposeStage:
         # migration job runs the copy installed in the image, so an image built from an older
         # checkout would run old code (plain `up` builds only a missing image). Cached: when
         # nothing changed, the build is a few seconds.
-        stack.up(run, build=True)
+        try:
+            stack.up(run, build=True)
+        except (DockerException, stack.StackError) as exc:
+            failure = describe_failure(run, exc)
+            if not engine_fault(failure):
+                raise stack.StackError(failure) from exc  # with the failed container's log
+            print(f"  {self.project}: up again after an engine fault: {failure}")
+            stack.up(run, build=False)
         wait_for("the app answering through nginx", lambda: http_status(self.url + "readyz") == 200)
         return f"the stack {self.project}: {self.url} (`docker compose ps` in {ctx.root})"
 
@@ -122,7 +129,7 @@ def cold_start(run: stack.Stack, services: list[str] | None = None) -> ColdStart
     nothing about the stack's startup order, and counting it would blur what the cold starts
     measure (and could make the trap's claim pass for the wrong reason)."""
     first = _cold_start_once(run, services)
-    if first.failure is None or not any(fault in first.failure for fault in ENGINE_FAULTS):
+    if first.failure is None or not engine_fault(first.failure):
         return first
     return replace(_cold_start_once(run, services), engine_fault=first.failure)
 
@@ -136,8 +143,17 @@ def _cold_start_once(run: stack.Stack, services: list[str] | None) -> ColdStart:
         stack.up(run, build=False, services=services)
     except (DockerException, stack.StackError) as exc:
         seconds = round(time.monotonic() - started, 1)
-        return ColdStart(seconds, f"{_last_line(exc)} ({failed_container_log(run)})")
+        return ColdStart(seconds, describe_failure(run, exc))
     return ColdStart(round(time.monotonic() - started, 1))
+
+
+def engine_fault(failure: str) -> bool:
+    return any(fault in failure for fault in ENGINE_FAULTS)
+
+
+def describe_failure(run: stack.Stack, exc: DockerException | stack.StackError) -> str:
+    """What compose reported, and what the failed container logged last."""
+    return f"{_last_line(exc)} ({failed_container_log(run)})"
 
 
 def _last_line(exc: Exception) -> str:

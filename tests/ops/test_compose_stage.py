@@ -3,6 +3,7 @@ trap, and how a failed container's log is read."""
 
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -147,3 +148,32 @@ def test_a_cold_start_the_stack_failed_counts_as_it_is(monkeypatch):
     calls = _scripted_starts(monkeypatch, composestage.ColdStart(9.0, failure))
     assert composestage.cold_start("stack") == composestage.ColdStart(9.0, failure)  # type: ignore[arg-type]
     assert len(calls) == 1
+
+
+def _stage_up(monkeypatch, tmp_path, failure: str) -> list[bool]:
+    """ComposeStage.up with `docker compose up` failing once with `failure`; the builds asked."""
+    builds: list[bool] = []
+
+    def up(run, *, build, services=None):
+        builds.append(build)
+        if len(builds) == 1:
+            raise composestage.stack.StackError("migrate exited 1")
+
+    monkeypatch.setattr(composestage.stack, "up", up)
+    monkeypatch.setattr(composestage, "describe_failure", lambda run, exc: failure)
+    monkeypatch.setattr(composestage.ComposeStage, "prepare", lambda self, ctx, run: None)
+    monkeypatch.setattr(composestage, "wait_for", lambda what, ready: None)
+    stage = composestage.ComposeStage(number=8, port=8008)
+    stage.up(SimpleNamespace(root=tmp_path))  # type: ignore[arg-type]
+    return builds
+
+
+def test_the_stage_comes_up_again_after_an_engine_fault(monkeypatch, tmp_path):
+    fault = "migrate-1 exited 1: psycopg.errors.ConnectionTimeout: connection timeout expired"
+    assert _stage_up(monkeypatch, tmp_path, fault) == [True, False]
+
+
+def test_the_stage_fails_on_a_failure_of_its_own(monkeypatch, tmp_path):
+    failure = "migrate-1 exited 1: Connection refused"
+    with pytest.raises(composestage.stack.StackError, match=failure):
+        _stage_up(monkeypatch, tmp_path, failure)

@@ -42,7 +42,8 @@ def _cpu_limit() -> int:
 # process is ~30 MB and one more app import to wait for when the container restarts after a
 # crash (15 to 28 s measured here on the loaded host, tests/docker/test_stress_faults.py).
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpu_limit() + 1))
-worker_class = "gthread"
+# gthread, closing its listening socket as soon as it stops (driftwood/gunicorn_worker.py).
+worker_class = "driftwood.gunicorn_worker.DrainingThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", 4))
 
 # A request taking longer than this is stuck: the worker is killed and restarted.
@@ -53,8 +54,9 @@ timeout = 30
 # gunicorn 27.0.1: gthread workers keep running until this timeout even when idle, so it is
 # also how long every stop takes; 3 s is ten times this app's slowest request.
 graceful_timeout = 3
-# Idle keep-alive connections of clients that reuse them (nginx opens one per request: it
-# resolves the app's name at run time, see deploy/nginx/driftwood/http.conf).
+# How long an idle connection stays open for its next request: longer than nginx keeps its
+# own pool's idle connections (deploy/nginx/driftwood/http.conf), so nginx always closes
+# first and never sends a request on a connection gunicorn is closing.
 keepalive = 75
 
 # The heartbeat file goes to /dev/shm (always a tmpfs in a container): the root filesystem

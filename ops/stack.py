@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from python_on_whales import Container, DockerClient
+from python_on_whales.exceptions import DockerException
 
 from ops.build import build_args
 from ops.ca import host_ca_bundle
@@ -150,12 +151,49 @@ def unhealthy(containers: list[Container]) -> list[str]:
 
 def up(stack: Stack, *, build: bool = True, services: list[str] | None = None) -> None:
     """Build, start, and wait until every service (or `services` and what they depend on)
-    is healthy, or its job has finished."""
+    is healthy, or its job has finished. A failure names the failed container and the line
+    of its log that says why: compose itself only reports "didn't complete successfully"."""
     compose = stack.client().compose
-    compose.up(services, detach=True, build=build, wait=True, wait_timeout=WAIT_TIMEOUT, quiet=True)
+    try:
+        compose.up(
+            services, detach=True, build=build, wait=True, wait_timeout=WAIT_TIMEOUT, quiet=True
+        )
+    except DockerException as exc:
+        reported = (exc.stderr or "").strip().splitlines() or ["`docker compose up` failed"]
+        raise StackError(f"{reported[-1]} ({failed_container_log(stack)})") from exc
     problems = unhealthy(compose.ps(all=True))
     if problems:
-        raise StackError("; ".join(problems) + ": see `invoke logs`")
+        raise StackError(f"{'; '.join(problems)} ({failed_container_log(stack)})")
+
+
+def failed_container_log(stack: Stack) -> str:
+    """`NAME exited N: log line` for the container that failed: the first that exited
+    non-zero, else the first not in its finished state (unhealthy, never started)."""
+    client = stack.client()
+    containers = client.compose.ps(all=True)
+    failed = [c for c in containers if c.state.status == "exited" and c.state.exit_code]
+    failed += [c for c in containers if unhealthy([c])]
+    if not failed:
+        return "every container is in its finished state"
+    container, state = failed[0], failed[0].state
+    status = state.health.status if state.health and state.status == "running" else state.status
+    logged = cause(log_tail(client, container.name, 20))
+    return f"{container.name} {status} {state.exit_code}: {logged}"
+
+
+def cause(log: str) -> str:
+    """The line of a log that names the error (a Python traceback's exception line), or
+    its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if "Error:" in line]
+    return (errors or lines or ["(nothing logged)"])[-1]
+
+
+def log_tail(docker: DockerClient, name: str, lines: int) -> str:
+    """The last `lines` lines `name` logged, stdout and stderr together."""
+    # Streamed: the plain call returns stdout only, and errors go to stderr.
+    stream = docker.container.logs(name, tail=lines, stream=True)
+    return "".join(line.decode(errors="replace") for _, line in stream).rstrip()
 
 
 def first_user_instructions(stack: Stack) -> str:

@@ -22,7 +22,7 @@ from python_on_whales.exceptions import DockerException
 from ops import stack
 from ops.lessons import Lesson, LessonContext, Result
 from ops.lessons.composestage import SECRETS, ColdStart, ComposeStage, cold_start
-from ops.lessons.probes import http_status, log_tail, wait_for
+from ops.lessons.probes import http_status, wait_for
 
 STAGE = ComposeStage(number=8, port=8008)
 LESSON = Lesson(chapter=8, title="Compose", up=STAGE.up, down=STAGE.down)
@@ -219,7 +219,7 @@ def profile_gates_tool(ctx: LessonContext) -> Result:
     tools.up(detach=True, quiet=True)
     try:
         tool = wait_for("the psql tool to finish", lambda: _exited(tools.ps([TOOL], all=True)))
-        output = log_tail(ctx.docker, tool.name, 3)
+        output = stack.log_tail(ctx.docker, tool.name, 3)
         exit_code = tool.state.exit_code
     finally:
         tools.rm([TOOL], stop=True)

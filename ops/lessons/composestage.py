@@ -14,11 +14,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from python_on_whales.exceptions import DockerException
-
 from ops import stack
 from ops.lessons import LessonContext
-from ops.lessons.probes import generated_secret, http_status, log_tail, wait_for
+from ops.lessons.probes import generated_secret, http_status, wait_for
 
 TRAP_FILE = "compose.trap.yaml"
 SETTINGS = ".env"
@@ -105,10 +103,10 @@ class ComposeStage:
         # nothing changed, the build is a few seconds.
         try:
             stack.up(run, build=True)
-        except (DockerException, stack.StackError) as exc:
-            failure = describe_failure(run, exc)
+        except stack.StackError as exc:  # it names the failed container and its log
+            failure = str(exc)
             if not engine_fault(failure):
-                raise stack.StackError(failure) from exc  # with the failed container's log
+                raise
             print(f"  {self.project}: up again after an engine fault: {failure}")
             stack.up(run, build=False)
         wait_for("the app answering through nginx", lambda: http_status(self.url + "readyz") == 200)
@@ -141,45 +139,10 @@ def _cold_start_once(run: stack.Stack, services: list[str] | None) -> ColdStart:
     started = time.monotonic()
     try:
         stack.up(run, build=False, services=services)
-    except (DockerException, stack.StackError) as exc:
-        seconds = round(time.monotonic() - started, 1)
-        return ColdStart(seconds, describe_failure(run, exc))
+    except stack.StackError as exc:
+        return ColdStart(round(time.monotonic() - started, 1), str(exc))
     return ColdStart(round(time.monotonic() - started, 1))
 
 
 def engine_fault(failure: str) -> bool:
     return any(fault in failure for fault in ENGINE_FAULTS)
-
-
-def describe_failure(run: stack.Stack, exc: DockerException | stack.StackError) -> str:
-    """What compose reported, and what the failed container logged last."""
-    return f"{_last_line(exc)} ({failed_container_log(run)})"
-
-
-def _last_line(exc: Exception) -> str:
-    text = (exc.stderr or "") if isinstance(exc, DockerException) else str(exc)
-    lines = text.strip().splitlines()
-    return lines[-1] if lines else f"{type(exc).__name__}"
-
-
-def failed_container_log(run: stack.Stack) -> str:
-    """`NAME exited N: last log line` for the container that failed: the first that exited
-    non-zero, else the first not in its finished state (unhealthy, never started)."""
-    client = run.client()
-    containers = client.compose.ps(all=True)
-    failed = [c for c in containers if c.state.status == "exited" and c.state.exit_code]
-    failed += [c for c in containers if stack.unhealthy([c])]
-    if not failed:
-        return "every container is in its finished state"
-    container, state = failed[0], failed[0].state
-    status = state.health.status if state.health and state.status == "running" else state.status
-    logged = cause(log_tail(client, container.name, 20))
-    return f"{container.name} {status} {state.exit_code}: {logged}"
-
-
-def cause(log: str) -> str:
-    """The line of a log that names the error (a Python traceback's exception line), or
-    its last line."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if "Error:" in line]
-    return (errors or lines or ["(nothing logged)"])[-1]

@@ -20,6 +20,8 @@ from typing import TypeVar
 from python_on_whales import Container, DockerClient
 from python_on_whales.exceptions import DockerException, NoSuchContainer
 
+from ops.stack import log_tail
+
 T = TypeVar("T")
 NAMESPACES = ("pid", "mnt", "net", "uts")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -147,13 +149,6 @@ def wait_postgres(docker: DockerClient, name: str, timeout: float = 90.0) -> Non
         return postgres_ready(docker, name)
 
     wait_for(f"{name} accepting connections", ready, timeout)
-
-
-def log_tail(docker: DockerClient, name: str, lines: int) -> str:
-    """The last `lines` lines `name` logged, stdout and stderr together."""
-    # Streamed: the plain call returns stdout only, and errors go to stderr.
-    stream = docker.container.logs(name, tail=lines, stream=True)
-    return "".join(line.decode(errors="replace") for _, line in stream).rstrip()
 
 
 def postgres_ready(docker: DockerClient, name: str) -> bool:

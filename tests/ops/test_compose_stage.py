@@ -101,9 +101,9 @@ def test_cause_is_the_exception_line_of_a_traceback() -> None:
         "\tIs the server running on that host?\n"
         "(Background on this error at: https://sqlalche.me/e/21/e3q8)\n"
     )
-    assert composestage.cause(log).endswith("Connection refused")
-    assert composestage.cause("starting\nstopped\n") == "stopped"
-    assert composestage.cause("") == "(nothing logged)"
+    assert composestage.stack.cause(log).endswith("Connection refused")
+    assert composestage.stack.cause("starting\nstopped\n") == "stopped"
+    assert composestage.stack.cause("") == "(nothing logged)"
 
 
 def _scripted_starts(monkeypatch, *results: composestage.ColdStart) -> list[object]:
@@ -157,10 +157,9 @@ def _stage_up(monkeypatch, tmp_path, failure: str) -> list[bool]:
     def up(run, *, build, services=None):
         builds.append(build)
         if len(builds) == 1:
-            raise composestage.stack.StackError("migrate exited 1")
+            raise composestage.stack.StackError(failure)
 
     monkeypatch.setattr(composestage.stack, "up", up)
-    monkeypatch.setattr(composestage, "describe_failure", lambda run, exc: failure)
     monkeypatch.setattr(composestage.ComposeStage, "prepare", lambda self, ctx, run: None)
     monkeypatch.setattr(composestage, "wait_for", lambda what, ready: None)
     stage = composestage.ComposeStage(number=8, port=8008)

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from python_on_whales.exceptions import DockerException
 
 from ops import backup, secrets, stack
 
@@ -104,6 +105,43 @@ def test_unhealthy_accepts_healthy_services_and_finished_jobs():
         "app is starting",
         "nginx is restarting",
     ]
+
+
+class _FailingCompose:
+    """`docker compose up` failing the way it does when a job exits non-zero."""
+
+    def __init__(self, containers):
+        self.containers = containers
+        self.compose = self
+        self.container = self
+
+    def up(self, *args, **kwargs):
+        raise DockerException(
+            ["docker", "compose", "up"], 1,
+            stderr=b' Container p-migrate-1  Started\nservice "migrate" didn\'t complete '
+            b"successfully: exit 1\n",
+        )  # fmt: skip
+
+    def ps(self, *args, **kwargs):
+        return self.containers
+
+    def logs(self, name, tail, stream):
+        assert name == "p-migrate-1"
+        yield "stdout", b"Traceback (most recent call last):\n"
+        yield "stderr", b'psycopg.OperationalError: failed to resolve host "db"\n'
+
+
+def test_a_failed_up_names_the_container_and_what_it_logged(monkeypatch):
+    failing = _FailingCompose(
+        [_container("p-db-1", "running", health="healthy"), _container("p-migrate-1", "exited", 1)]
+    )
+    monkeypatch.setattr(stack.Stack, "client", lambda self: failing)
+    with pytest.raises(stack.StackError) as failure:
+        stack.up(stack.Stack(Path(), prod=True))
+    assert str(failure.value) == (
+        'service "migrate" didn\'t complete successfully: exit 1 (p-migrate-1 exited 1: '
+        'psycopg.OperationalError: failed to resolve host "db")'
+    )
 
 
 def test_backup_and_restore_commands():

@@ -104,14 +104,20 @@ def test_the_bad_image_fails_exactly_the_checks_it_declares(docker, built, bad: 
     assert sbom["components"]
 
 
-def test_the_good_image_passes_and_writes_every_output(
-    docker, built, good: Stage, reports: Path
-) -> None:
+@pytest.fixture(scope="module")
+def scanned(docker, built, good: Stage, reports: Path):
+    """The good image scanned, its outputs written to `reports` (compare reads them too, so
+    a test run on its own, as CI's rerun of failed tests does, still finds them)."""
     report, sbom, dive = scan_image(docker, good, built["good"].image, PROJECT_ROOT)
+    paths = write_outputs(report, sbom, dive, reports / "good", "tests/data/good-image/Dockerfile")
+    return report, sbom, paths
+
+
+def test_the_good_image_passes_and_writes_every_output(scanned, reports: Path) -> None:
+    report, sbom, paths = scanned
     failing = {r.check: r.summary for r in report.results if r.status != "pass"}
     assert set(failing) <= {"vulns"}, failing  # no trivy/grype offline: reported, not passed
     assert report.ok
-    paths = write_outputs(report, sbom, dive, reports / "good", "tests/data/good-image/Dockerfile")
     assert [p.name for p in paths] == ["scan.json", "scan.sarif", "scan.md", "sbom.cdx.json"]
     purls = [c["purl"] for c in sbom["components"]]
     assert any(p.startswith("pkg:deb/debian/python3.13-minimal@") for p in purls)
@@ -193,7 +199,9 @@ def test_sign_verify_run_then_tamper_and_be_refused(
         verify(tag, keys.public)
 
 
-def test_compare_two_stages(docker, good: Stage, bad: Stage, source, reports: Path, pushed) -> None:
+def test_compare_two_stages(
+    docker, good: Stage, bad: Stage, source, reports: Path, pushed, scanned
+) -> None:
     compare.measure(docker, good, source, reports, show=lambda _: None)
     rows = [compare.collect(stage, reports, None) for stage in (bad, good)]
     assert rows[1].cold_s > rows[1].rebuild_s
